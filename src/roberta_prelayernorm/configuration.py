@@ -1,0 +1,299 @@
+"""The model configuration: every documented hyperparameter plus the general fields users rely on."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+CONFIG_NAME = "config.json"
+MODEL_TYPE = "roberta-prelayernorm"
+ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu", "swish", "gelu_pytorch_tanh")
+POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+
+class RobertaPreLayerNormConfig:
+    """Hyperparameters of a RoBERTa-PreLayerNorm model.
+
+    The defaults give a RoBERTa-base sized model. Keys that this class does not know (for instance
+    ``transformers_version`` or task-specific settings) are kept as attributes and written back on save,
+    so a real ``config.json`` round-trips unchanged.
+
+    Args:
+        vocab_size: Number of token ids.
+        hidden_size: Width of the residual stream and the pooler.
+        num_hidden_layers: Number of encoder layers.
+        num_attention_heads: Attention heads per layer; must divide ``hidden_size``.
+        intermediate_size: Width of the feed-forward layer.
+        hidden_act: "gelu" (exact erf), "gelu_new" (tanh approximation), "relu" or "silu".
+        hidden_dropout_prob: Dropout on embeddings and on each residual branch.
+        attention_probs_dropout_prob: Dropout on attention probabilities.
+        max_position_embeddings: Rows of the position table (RoBERTa uses 514 for 512 tokens).
+        type_vocab_size: Number of token types.
+        initializer_range: Standard deviation of the normal initialisation.
+        layer_norm_eps: Epsilon of every LayerNorm.
+        pad_token_id: Padding id; also the padding row of the position table.
+        bos_token_id: Beginning-of-sequence id.
+        eos_token_id: End-of-sequence id.
+        position_embedding_type: "absolute", "relative_key" or "relative_key_query".
+        use_cache: Whether a decoder returns its key/value cache by default.
+        classifier_dropout: Dropout of the classification heads (``hidden_dropout_prob`` when None).
+        is_decoder: Causal self-attention (for ``RobertaPreLayerNormForCausalLM``).
+        add_cross_attention: Add a cross-attention block to each layer (decoder only).
+        tie_word_embeddings: Share the LM head's decoder weight with the word embeddings.
+        num_labels: Number of labels of a classification head (defaults to 2).
+        id2label: Label names by id; ``num_labels`` follows its length.
+        label2id: Label ids by name.
+        problem_type: "regression", "single_label_classification" or "multi_label_classification".
+        output_attentions: Return attention probabilities by default.
+        output_hidden_states: Return every layer's hidden states by default.
+        return_dict: Return output dataclasses (True) or plain tuples (False) by default.
+        architectures: Class names the weights were saved from.
+        torch_dtype: dtype the weights were saved in, as a string such as "float32".
+        **kwargs: Any other key; kept and saved unchanged.
+
+    Raises:
+        ValueError: If a value is out of its allowed set or the sizes do not fit together.
+    """
+
+    model_type = MODEL_TYPE
+
+    def __init__(
+        self,
+        vocab_size: int = 50265,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        intermediate_size: int = 3072,
+        hidden_act: str = "gelu",
+        hidden_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.1,
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 2,
+        initializer_range: float = 0.02,
+        layer_norm_eps: float = 1e-12,
+        pad_token_id: int | None = 1,
+        bos_token_id: int | None = 0,
+        eos_token_id: int | None = 2,
+        position_embedding_type: str = "absolute",
+        use_cache: bool = True,
+        classifier_dropout: float | None = None,
+        *,
+        is_decoder: bool = False,
+        add_cross_attention: bool = False,
+        tie_word_embeddings: bool = True,
+        num_labels: int | None = None,
+        id2label: dict[int, str] | None = None,
+        label2id: dict[str, int] | None = None,
+        problem_type: str | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+        architectures: list[str] | None = None,
+        torch_dtype: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.initializer_range = initializer_range
+        self.layer_norm_eps = layer_norm_eps
+        self.pad_token_id = pad_token_id
+        self.bos_token_id = bos_token_id
+        self.eos_token_id = eos_token_id
+        self.position_embedding_type = position_embedding_type
+        self.use_cache = use_cache
+        self.classifier_dropout = classifier_dropout
+        self.is_decoder = is_decoder
+        self.add_cross_attention = add_cross_attention
+        self.tie_word_embeddings = tie_word_embeddings
+        self.problem_type = problem_type
+        self.output_attentions = output_attentions
+        self.output_hidden_states = output_hidden_states
+        self.return_dict = return_dict
+        self.architectures = architectures
+        # newer files name the saved dtype "dtype"; that key is kept as it is and read as torch_dtype
+        self.torch_dtype = _dtype_name(torch_dtype if torch_dtype is not None else kwargs.get("dtype"))
+        kwargs.pop("model_type", None)
+        self.label2id = label2id
+        if id2label is not None:
+            self.id2label = id2label  # sets num_labels
+            if num_labels is not None and num_labels != len(self.id2label):
+                raise ValueError(f"num_labels={num_labels} does not match id2label with {len(self.id2label)} labels")
+        else:
+            self.num_labels = 2 if num_labels is None else num_labels
+        if self.label2id is None:
+            self.label2id = {name: i for i, name in self.id2label.items()}
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+        self.validate()
+
+    # ----------------------------------------------------------------------------------------- labels
+    @property
+    def id2label(self) -> dict[int, str]:
+        return self._id2label
+
+    @id2label.setter
+    def id2label(self, value: dict[Any, str]) -> None:
+        self._id2label = {int(k): v for k, v in value.items()}
+
+    @property
+    def num_labels(self) -> int:
+        return len(self._id2label)
+
+    @num_labels.setter
+    def num_labels(self, n: int) -> None:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"num_labels must be a positive integer, got {n!r}")
+        current = getattr(self, "_id2label", None)
+        if current is None or len(current) != n:
+            self._id2label = {i: f"LABEL_{i}" for i in range(n)}
+            self.label2id = {name: i for i, name in self._id2label.items()}
+
+    @property
+    def use_return_dict(self) -> bool:
+        return self.return_dict
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    # ------------------------------------------------------------------------------------- validation
+    def validate(self) -> None:
+        """Check that the sizes and choices fit together.
+
+        Raises:
+            ValueError: Naming the first field that is wrong.
+        """
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
+                f"({self.num_attention_heads})"
+            )
+        if isinstance(self.hidden_act, str) and self.hidden_act not in ACTIVATIONS:
+            raise ValueError(f"hidden_act {self.hidden_act!r} is not one of {ACTIVATIONS}")
+        if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
+            raise ValueError(
+                f"position_embedding_type {self.position_embedding_type!r} is not one of {POSITION_EMBEDDING_TYPES}"
+            )
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
+        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(f"pad_token_id {self.pad_token_id} is outside [0, vocab_size={self.vocab_size})")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+
+    # ---------------------------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-ready values, ``model_type`` included."""
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            if key == "_id2label":
+                out["id2label"] = {str(k): v for k, v in value.items()}
+            elif not key.startswith("_"):
+                out[key] = copy.deepcopy(value)
+        out["model_type"] = self.model_type
+        return dict(sorted(out.items()))
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, path: str | os.PathLike) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json_string())
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> RobertaPreLayerNormConfig:
+        """Build a config from a dict; ``kwargs`` override its values."""
+        values = dict(config_dict)
+        model_type = values.get("model_type")
+        if model_type is not None and model_type != MODEL_TYPE:
+            raise ValueError(f"config has model_type {model_type!r}, expected {MODEL_TYPE!r}")
+        values.update(kwargs)
+        if "num_labels" in kwargs and "id2label" not in kwargs:
+            values.pop("id2label", None)
+            values.pop("label2id", None)
+        elif "id2label" in values:
+            values.pop("num_labels", None)
+        return cls(**values)
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> RobertaPreLayerNormConfig:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise OSError(f"{path} is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise OSError(f"{path} does not hold a JSON object")
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *,
+        cache_dir: str | os.PathLike | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        **kwargs: Any,
+    ) -> RobertaPreLayerNormConfig:
+        """Load ``config.json`` from a folder, a file or a hub id; ``kwargs`` override its values.
+
+        Raises:
+            OSError: If the folder, file or hub id has no readable config.
+        """
+        from .checkpoint import resolve_file
+
+        path = os.fspath(pretrained_model_name_or_path)
+        if os.path.isfile(path):
+            config_file = path
+        else:
+            config_file = resolve_file(path, CONFIG_NAME, cache_dir=cache_dir, revision=revision,
+                                       local_files_only=local_files_only, token=token)
+        with open(config_file, encoding="utf-8") as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise OSError(f"{config_file} is not valid JSON: {e}") from None
+        return cls.from_dict(data, **kwargs)
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
+        """Write ``config.json`` into ``save_directory`` (created if needed), atomically."""
+        from .checkpoint import atomic_write_text
+
+        os.makedirs(save_directory, exist_ok=True)
+        atomic_write_text(os.path.join(save_directory, CONFIG_NAME), self.to_json_string())
+
+    # ------------------------------------------------------------------------------------------ misc
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RobertaPreLayerNormConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.to_json_string()}"
+
+
+def _dtype_name(dtype: Any) -> str | None:
+    """``torch.float16`` or ``"float16"`` → ``"float16"``."""
+    if dtype is None or isinstance(dtype, str):
+        return dtype
+    return str(dtype).removeprefix("torch.")
+
+
+AutoConfig = RobertaPreLayerNormConfig

@@ -1,0 +1,837 @@
+"""RoBERTa-PreLayerNorm in PyTorch: embeddings → attention → layer → encoder → model, then the heads.
+
+Module attribute names equal the Hugging Face checkpoint keys (``encoder.layer.0.attention.self.query``),
+so checkpoints load with no renaming. Pre-LN in one line per block::
+
+    x = x + attention(LN(x))        # RobertaPreLayerNormAttention
+    x = x + ffn(LN(x))              # RobertaPreLayerNormIntermediate + RobertaPreLayerNormOutput
+
+and one final ``LayerNorm`` after the last layer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from .configuration import RobertaPreLayerNormConfig
+from .outputs import (
+    BaseModelOutputWithPoolingAndCrossAttentions,
+    Cache,
+    CausalLMOutputWithCrossAttentions,
+    MaskedLMOutput,
+    MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from .pretrained import RobertaPreLayerNormPreTrainedModel
+
+Tensor = torch.Tensor
+LayerCache = tuple[Tensor, ...]
+
+ACT2FN: dict[str, Callable[[Tensor], Tensor]] = {
+    "gelu": F.gelu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+    "silu": F.silu,
+    "swish": F.silu,
+}
+
+
+def activation(name: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    return name if callable(name) else ACT2FN[name]
+
+
+# ------------------------------------------------------------------------------------------ embeddings
+class RobertaPreLayerNormEmbeddings(nn.Module):
+    """Word + token type (+ absolute position) embeddings, then LayerNorm and dropout."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.padding_idx = config.pad_token_id
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=self.padding_idx)
+        self.position_embeddings = nn.Embedding(
+            config.max_position_embeddings, config.hidden_size, padding_idx=self.padding_idx
+        )
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.absolute = config.position_embedding_type == "absolute"
+
+    def forward(self, inputs_embeds: Tensor, token_type_ids: Tensor, position_ids: Tensor) -> Tensor:
+        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
+        if self.absolute:
+            embeddings = embeddings + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+def position_ids_from_input_ids(input_ids: Tensor, padding_idx: int, past_length: int = 0) -> Tensor:
+    """Real tokens count up from ``padding_idx + 1`` (after the cached ones); padding stays ``padding_idx``."""
+    is_token = input_ids.ne(padding_idx).int()
+    return ((torch.cumsum(is_token, dim=1) + past_length) * is_token).long() + padding_idx
+
+
+# ------------------------------------------------------------------------------------------- attention
+class RobertaPreLayerNormSelfAttention(nn.Module):
+    """Multi-head attention: self-attention, or cross-attention over ``encoder_hidden_states``."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig, position_embedding_type: str | None = None) -> None:
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+        self.position_embedding_type = position_embedding_type or config.position_embedding_type
+        if self.position_embedding_type != "absolute":
+            self.max_position_embeddings = config.max_position_embeddings
+            self.distance_embedding = nn.Embedding(2 * config.max_position_embeddings - 1, self.head_dim)
+        self.is_decoder = config.is_decoder
+
+    def heads(self, x: Tensor) -> Tensor:
+        """(B, L, H·D) → (B, H, L, D)."""
+        return x.view(*x.shape[:-1], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(
+        self,
+        hidden_states: Tensor,
+        attention_mask: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        encoder_hidden_states: Tensor | None = None,
+        past_key_value: LayerCache | None = None,
+        output_attentions: bool = False,
+    ) -> tuple[Tensor, Tensor | None, LayerCache | None]:
+        query = self.heads(self.query(hidden_states))
+        if encoder_hidden_states is not None and past_key_value is not None:
+            key, value = past_key_value  # cross-attention: the encoder's keys/values never change
+        elif encoder_hidden_states is not None:
+            key, value = self.heads(self.key(encoder_hidden_states)), self.heads(self.value(encoder_hidden_states))
+        else:
+            key, value = self.heads(self.key(hidden_states)), self.heads(self.value(hidden_states))
+            if past_key_value is not None:
+                key = torch.cat([past_key_value[0], key], dim=2)
+                value = torch.cat([past_key_value[1], value], dim=2)
+        present = (key, value) if self.is_decoder else None
+        dropout_p = self.dropout_p if self.training else 0.0
+
+        if not output_attentions and head_mask is None and self.position_embedding_type == "absolute":
+            context = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout_p)
+            probs = None
+        else:
+            scores = query @ key.transpose(-1, -2)  # (B, H, Lq, Lk)
+            if self.position_embedding_type != "absolute":
+                scores = scores + self.relative_scores(query, key)
+            scores = scores / math.sqrt(self.head_dim)
+            if attention_mask is not None:
+                scores = scores + attention_mask
+            probs = F.dropout(scores.softmax(dim=-1), p=dropout_p)
+            if head_mask is not None:
+                probs = probs * head_mask
+            context = probs @ value
+        context = context.transpose(1, 2).flatten(2)  # (B, Lq, H·D)
+        return context, probs, present
+
+    def relative_scores(self, query: Tensor, key: Tensor) -> Tensor:
+        """Shaw et al. / Huang et al. relative position terms, added to q·kᵀ before scaling."""
+        q_len, k_len = query.shape[2], key.shape[2]
+        q_pos = torch.arange(k_len - q_len, k_len, device=query.device)[:, None]  # cached keys come first
+        k_pos = torch.arange(k_len, device=query.device)[None, :]
+        distance = self.distance_embedding(q_pos - k_pos + self.max_position_embeddings - 1).to(query.dtype)
+        scores = torch.einsum("bhld,lrd->bhlr", query, distance)
+        if self.position_embedding_type == "relative_key_query":
+            scores = scores + torch.einsum("bhrd,lrd->bhlr", key, distance)
+        return scores
+
+
+class RobertaPreLayerNormSelfOutput(nn.Module):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, context: Tensor) -> Tensor:
+        return self.dropout(self.dense(context))
+
+
+class RobertaPreLayerNormAttention(nn.Module):
+    """``x + output(self(LayerNorm(x)))``: the pre-LN attention block."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig, position_embedding_type: str | None = None) -> None:
+        super().__init__()
+        self.self = RobertaPreLayerNormSelfAttention(config, position_embedding_type)
+        self.output = RobertaPreLayerNormSelfOutput(config)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(
+        self, hidden_states: Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[Tensor, Tensor | None, LayerCache | None]:
+        context, probs, present = self.self(self.LayerNorm(hidden_states), *args, **kwargs)
+        return hidden_states + self.output(context), probs, present
+
+
+class RobertaPreLayerNormIntermediate(nn.Module):
+    """``act(dense(LayerNorm(x)))``: the first half of the pre-LN feed-forward block."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = activation(config.hidden_act)
+
+    def forward(self, hidden_states: Tensor) -> Tensor:
+        return self.act(self.dense(self.LayerNorm(hidden_states)))
+
+
+class RobertaPreLayerNormOutput(nn.Module):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, intermediate: Tensor, residual: Tensor) -> Tensor:
+        return residual + self.dropout(self.dense(intermediate))
+
+
+class RobertaPreLayerNormLayer(nn.Module):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.attention = RobertaPreLayerNormAttention(config)
+        if config.add_cross_attention:
+            if not config.is_decoder:
+                raise ValueError("add_cross_attention=True needs is_decoder=True")
+            self.crossattention = RobertaPreLayerNormAttention(config, position_embedding_type="absolute")
+        self.intermediate = RobertaPreLayerNormIntermediate(config)
+        self.output = RobertaPreLayerNormOutput(config)
+
+    def forward(
+        self,
+        hidden_states: Tensor,
+        attention_mask: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        encoder_hidden_states: Tensor | None = None,
+        encoder_attention_mask: Tensor | None = None,
+        past_key_value: LayerCache | None = None,
+        output_attentions: bool = False,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, LayerCache | None]:
+        self_past = past_key_value[:2] if past_key_value is not None else None
+        hidden_states, self_probs, present = self.attention(
+            hidden_states, attention_mask, head_mask, past_key_value=self_past, output_attentions=output_attentions
+        )
+        cross_probs = None
+        if encoder_hidden_states is not None:
+            if not hasattr(self, "crossattention"):
+                raise ValueError("encoder_hidden_states were given, but the model has no cross-attention "
+                                 "(set add_cross_attention=True in the config)")
+            cross_past = past_key_value[2:4] if past_key_value is not None and len(past_key_value) == 4 else None
+            hidden_states, cross_probs, cross_present = self.crossattention(
+                hidden_states, encoder_attention_mask, head_mask, encoder_hidden_states,
+                past_key_value=cross_past, output_attentions=output_attentions,
+            )
+            if present is not None:
+                present = present + cross_present
+        hidden_states = self.output(self.intermediate(hidden_states), hidden_states)
+        return hidden_states, self_probs, cross_probs, present
+
+
+class RobertaPreLayerNormEncoder(nn.Module):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.layer = nn.ModuleList(RobertaPreLayerNormLayer(config) for _ in range(config.num_hidden_layers))
+        self.gradient_checkpointing = False
+
+    def forward(
+        self,
+        hidden_states: Tensor,
+        attention_mask: Tensor | None,
+        head_mask: list[Tensor | None],
+        encoder_hidden_states: Tensor | None,
+        encoder_attention_mask: Tensor | None,
+        past_key_values: Cache | None,
+        use_cache: bool,
+        output_attentions: bool,
+        output_hidden_states: bool,
+    ) -> tuple[Tensor, Cache | None, tuple | None, tuple | None, tuple | None]:
+        all_hidden = [] if output_hidden_states else None
+        all_attn = [] if output_attentions else None
+        all_cross = [] if output_attentions and encoder_hidden_states is not None else None
+        cache = [] if use_cache else None
+        for i, layer in enumerate(self.layer):
+            if all_hidden is not None:
+                all_hidden.append(hidden_states)
+            args = (hidden_states, attention_mask, head_mask[i], encoder_hidden_states, encoder_attention_mask,
+                    past_key_values[i] if past_key_values is not None else None, output_attentions)
+            if self.gradient_checkpointing and self.training:
+                hidden_states, attn, cross, present = checkpoint(layer, *args, use_reentrant=False)
+            else:
+                hidden_states, attn, cross, present = layer(*args)
+            if cache is not None:
+                cache.append(present)
+            if all_attn is not None:
+                all_attn.append(attn)
+            if all_cross is not None:
+                all_cross.append(cross)
+        if all_hidden is not None:
+            all_hidden.append(hidden_states)  # before the final LayerNorm, as in the reference
+        as_tuple = lambda xs: tuple(xs) if xs is not None else None  # noqa: E731
+        return hidden_states, as_tuple(cache), as_tuple(all_hidden), as_tuple(all_attn), as_tuple(all_cross)
+
+
+class RobertaPreLayerNormPooler(nn.Module):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states: Tensor) -> Tensor:
+        return torch.tanh(self.dense(hidden_states[:, 0]))
+
+
+# ------------------------------------------------------------------------------------------ the model
+class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
+    """The bare encoder (or decoder, with ``is_decoder``): hidden states and an optional pooler output."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig, add_pooling_layer: bool = True) -> None:
+        super().__init__(config)
+        self.embeddings = RobertaPreLayerNormEmbeddings(config)
+        self.encoder = RobertaPreLayerNormEncoder(config)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.pooler = RobertaPreLayerNormPooler(config) if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        encoder_hidden_states: Tensor | None = None,
+        encoder_attention_mask: Tensor | None = None,
+        past_key_values: Cache | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple:
+        config = self.config
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        return_dict = config.return_dict if return_dict is None else return_dict
+        use_cache = (config.use_cache if use_cache is None else use_cache) and config.is_decoder
+        if self.encoder.gradient_checkpointing and self.training:
+            use_cache = False
+
+        batch, length = self.check_inputs(input_ids, inputs_embeds)
+        past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
+        device = (input_ids if input_ids is not None else inputs_embeds).device
+        if position_ids is None:
+            if input_ids is not None:
+                position_ids = position_ids_from_input_ids(input_ids, config.pad_token_id, past_length)
+            else:
+                start = config.pad_token_id + 1
+                position_ids = torch.arange(start, start + length, device=device).expand(batch, length)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(batch, length, dtype=torch.long, device=device)
+        self.check_ranges(input_ids, token_type_ids, position_ids, past_length + length)
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids)
+        hidden_states = self.embeddings(inputs_embeds, token_type_ids, position_ids)
+
+        if attention_mask is None:
+            attention_mask = torch.ones(batch, past_length + length, device=device)
+        mask = self.extended_attention_mask(attention_mask, (batch, length), past_length, hidden_states.dtype)
+        encoder_mask = None
+        if encoder_hidden_states is not None:
+            enc_batch, enc_length = encoder_hidden_states.shape[:2]
+            if encoder_attention_mask is None:
+                encoder_attention_mask = torch.ones(enc_batch, enc_length, device=device)
+            encoder_mask = self.extended_attention_mask(
+                encoder_attention_mask, (batch, length), enc_length, hidden_states.dtype, causal=False,
+                name="encoder_attention_mask",
+            )
+
+        hidden_states, cache, all_hidden, all_attn, all_cross = self.encoder(
+            hidden_states, mask, self.layer_head_masks(head_mask), encoder_hidden_states, encoder_mask,
+            past_key_values, use_cache, output_attentions, output_hidden_states,
+        )
+        sequence_output = self.LayerNorm(hidden_states)
+        pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
+        if not return_dict:
+            rest = tuple(x for x in (cache, all_hidden, all_attn, all_cross) if x is not None)
+            return (sequence_output, pooled_output) + rest
+        return BaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=sequence_output,
+            pooler_output=pooled_output,
+            hidden_states=all_hidden,
+            past_key_values=cache,
+            attentions=all_attn,
+            cross_attentions=all_cross,
+        )
+
+    # -------------------------------------------------------------------------------- input handling
+    def check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None) -> tuple[int, int]:
+        """Exactly one of ``input_ids`` / ``inputs_embeds``, of the right type and shape; returns (B, L)."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids and inputs_embeds")
+        if input_ids is not None:
+            if not isinstance(input_ids, Tensor):
+                raise TypeError(f"input_ids must be a torch.Tensor, got {type(input_ids).__name__}")
+            if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
+                raise TypeError(f"input_ids must hold integers, got dtype {input_ids.dtype}")
+            if input_ids.dim() != 2:
+                raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
+            return input_ids.shape[0], input_ids.shape[1]
+        if not isinstance(inputs_embeds, Tensor) or not inputs_embeds.is_floating_point():
+            raise TypeError("inputs_embeds must be a floating-point torch.Tensor")
+        if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != self.config.hidden_size:
+            raise ValueError(f"inputs_embeds must have shape (batch, length, hidden_size={self.config.hidden_size}), "
+                             f"got {tuple(inputs_embeds.shape)}")
+        return inputs_embeds.shape[0], inputs_embeds.shape[1]
+
+    def check_ranges(self, input_ids: Tensor | None, token_type_ids: Tensor, position_ids: Tensor,
+                     total_length: int) -> None:
+        """Ids that would index outside an embedding table raise here, naming the table."""
+        config = self.config
+        if input_ids is not None and input_ids.numel():
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= config.vocab_size:
+                bad = low if low < 0 else high
+                raise ValueError(f"input_ids holds token id {bad}, outside [0, vocab_size={config.vocab_size})")
+        if token_type_ids.numel():
+            low, high = int(token_type_ids.min()), int(token_type_ids.max())
+            if low < 0 or high >= config.type_vocab_size:
+                bad = low if low < 0 else high
+                raise ValueError(
+                    f"token_type_ids holds type {bad}, outside [0, type_vocab_size={config.type_vocab_size})"
+                )
+        if config.position_embedding_type == "absolute":
+            if position_ids.numel():
+                low, high = int(position_ids.min()), int(position_ids.max())
+                if low < 0 or high >= config.max_position_embeddings:
+                    raise ValueError(
+                        f"position id {high if high >= config.max_position_embeddings else low} is outside the "
+                        f"position table [0, max_position_embeddings={config.max_position_embeddings}); the model "
+                        f"takes at most {config.max_position_embeddings - config.pad_token_id - 1} tokens"
+                    )
+        elif total_length > config.max_position_embeddings:
+            raise ValueError(f"sequence of {total_length} tokens is longer than max_position_embeddings="
+                             f"{config.max_position_embeddings} allows for relative positions")
+
+    def extended_attention_mask(
+        self,
+        mask: Tensor,
+        query_shape: tuple[int, int],
+        key_length_or_past: int,
+        dtype: torch.dtype,
+        *,
+        causal: bool | None = None,
+        name: str = "attention_mask",
+    ) -> Tensor:
+        """A 0/1 mask (B, Lk) or (B, Lq, Lk) → additive (B, 1, Lq or 1, Lk): 0 kept, ``finfo.min`` masked.
+
+        For self-attention ``key_length_or_past`` is the cached length and keys are ``past + Lq``; in
+        decoder mode a 2-D mask is combined with the causal mask. For cross-attention it is the encoder length.
+        """
+        batch, q_len = query_shape
+        causal = self.config.is_decoder if causal is None else causal
+        k_len = key_length_or_past + q_len if name == "attention_mask" else key_length_or_past
+        if not isinstance(mask, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
+        if mask.dim() == 2 and mask.shape == (batch, k_len):
+            mask = mask[:, None, None, :].to(dtype)
+            if causal:
+                keys = torch.arange(k_len, device=mask.device)
+                queries = torch.arange(k_len - q_len, k_len, device=mask.device)
+                mask = mask * (keys[None, :] <= queries[:, None]).to(dtype)[None, None]
+        elif mask.dim() == 3 and mask.shape == (batch, q_len, k_len):
+            mask = mask[:, None, :, :].to(dtype)
+        else:
+            raise ValueError(f"{name} has shape {tuple(mask.shape)}; expected ({batch}, {k_len}) or "
+                             f"({batch}, {q_len}, {k_len}) for this input")
+        return (1.0 - mask) * torch.finfo(dtype).min
+
+    def layer_head_masks(self, head_mask: Tensor | None) -> list[Tensor | None]:
+        """``head_mask`` of shape (heads,) or (layers, heads) → one (1, heads, 1, 1) mask per layer."""
+        layers, heads = self.config.num_hidden_layers, self.config.num_attention_heads
+        if head_mask is None:
+            return [None] * layers
+        if head_mask.dim() == 1 and head_mask.shape[0] == heads:
+            head_mask = head_mask.expand(layers, heads)
+        elif head_mask.dim() != 2 or tuple(head_mask.shape) != (layers, heads):
+            raise ValueError(f"head_mask has shape {tuple(head_mask.shape)}; expected ({heads},) or ({layers}, {heads})")
+        head_mask = head_mask.to(self.dtype)
+        return [head_mask[i][None, :, None, None] for i in range(layers)]
+
+
+# ----------------------------------------------------------------------------------------------- heads
+class RobertaPreLayerNormLMHead(nn.Module):
+    """dense → gelu → layer_norm → decoder (tied to the word embeddings) + bias."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.decoder.bias = self.bias
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.decoder(self.layer_norm(F.gelu(self.dense(features))))
+
+
+class RobertaPreLayerNormClassificationHead(nn.Module):
+    """Token 0 → dropout → dense → tanh → dropout → out_proj."""
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(classifier_dropout(config))
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, features: Tensor) -> Tensor:
+        x = torch.tanh(self.dense(self.dropout(features[:, 0])))
+        return self.out_proj(self.dropout(x))
+
+
+def classifier_dropout(config: RobertaPreLayerNormConfig) -> float:
+    return config.hidden_dropout_prob if config.classifier_dropout is None else config.classifier_dropout
+
+
+def check_labels(labels: Tensor, expected: tuple[int, ...] | list[tuple[int, ...]], name: str = "labels") -> None:
+    shapes = expected if isinstance(expected, list) else [expected]
+    if tuple(labels.shape) not in shapes:
+        wanted = " or ".join(str(s) for s in shapes)
+        raise ValueError(f"{name} has shape {tuple(labels.shape)}, which does not fit the logits: expected {wanted}")
+
+
+def tuple_output(loss: Tensor | None, *outputs: Any) -> tuple:
+    """The ``return_dict=False`` form: the loss (if any), then every output that is not None."""
+    rest = tuple(x for x in outputs if x is not None)
+    return ((loss,) + rest) if loss is not None else rest
+
+
+class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
+    _tied_weights_keys = ["lm_head.decoder.weight", "lm_head.decoder.bias"]
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__(config)
+        self.roberta_prelayernorm = RobertaPreLayerNormModel(config, add_pooling_layer=False)
+        self.lm_head = RobertaPreLayerNormLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head.decoder = new_embeddings
+        self.lm_head.bias = new_embeddings.bias
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        encoder_hidden_states: Tensor | None = None,
+        encoder_attention_mask: Tensor | None = None,
+        labels: Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> MaskedLMOutput | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.roberta_prelayernorm(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            encoder_hidden_states, encoder_attention_mask, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, return_dict=True,
+        )
+        logits = self.lm_head(outputs.last_hidden_state)
+        loss = None
+        if labels is not None:
+            check_labels(labels, tuple(logits.shape[:-1]))
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
+        if not return_dict:
+            return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                              attentions=outputs.attentions)
+
+
+class RobertaPreLayerNormForCausalLM(RobertaPreLayerNormPreTrainedModel):
+    _tied_weights_keys = ["lm_head.decoder.weight", "lm_head.decoder.bias"]
+
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__(config)
+        self.roberta_prelayernorm = RobertaPreLayerNormModel(config, add_pooling_layer=False)
+        self.lm_head = RobertaPreLayerNormLMHead(config)
+        self.post_init()
+
+    get_output_embeddings = RobertaPreLayerNormForMaskedLM.get_output_embeddings
+    set_output_embeddings = RobertaPreLayerNormForMaskedLM.set_output_embeddings
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        encoder_hidden_states: Tensor | None = None,
+        encoder_attention_mask: Tensor | None = None,
+        labels: Tensor | None = None,
+        past_key_values: Cache | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> CausalLMOutputWithCrossAttentions | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        if labels is not None:
+            use_cache = False
+        outputs = self.roberta_prelayernorm(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
+            output_attentions, output_hidden_states, return_dict=True,
+        )
+        logits = self.lm_head(outputs.last_hidden_state)
+        loss = None
+        if labels is not None:
+            check_labels(labels, tuple(logits.shape[:-1]))
+            shifted = logits[:, :-1].reshape(-1, logits.shape[-1])
+            loss = F.cross_entropy(shifted, labels[:, 1:].to(logits.device).reshape(-1))
+        if not return_dict:
+            return tuple_output(loss, logits, outputs.past_key_values, outputs.hidden_states, outputs.attentions,
+                                outputs.cross_attentions)
+        return CausalLMOutputWithCrossAttentions(
+            loss=loss, logits=logits, past_key_values=outputs.past_key_values, hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions, cross_attentions=outputs.cross_attentions,
+        )
+
+    def prepare_inputs_for_generation(
+        self, input_ids: Tensor, past_key_values: Cache | None = None, attention_mask: Tensor | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Feed only the tokens that the cache has not seen yet."""
+        if past_key_values is not None:
+            input_ids = input_ids[:, past_key_values[0][0].shape[2]:]
+        if attention_mask is None:
+            attention_mask = input_ids.new_ones(input_ids.shape)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "past_key_values": past_key_values}
+
+
+class RobertaPreLayerNormForSequenceClassification(RobertaPreLayerNormPreTrainedModel):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__(config)
+        self.roberta_prelayernorm = RobertaPreLayerNormModel(config, add_pooling_layer=False)
+        self.classifier = RobertaPreLayerNormClassificationHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        labels: Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> SequenceClassifierOutput | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.roberta_prelayernorm(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+        )
+        logits = self.classifier(outputs.last_hidden_state)
+        loss = self.classification_loss(logits, labels) if labels is not None else None
+        if not return_dict:
+            return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                        attentions=outputs.attentions)
+
+    def classification_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """MSE, cross-entropy or BCE by ``config.problem_type``, inferred from the labels when unset."""
+        num_labels = self.config.num_labels
+        labels = labels.to(logits.device)
+        problem_type = self.config.problem_type
+        if problem_type is None:
+            if num_labels == 1:
+                problem_type = "regression"
+            elif not labels.is_floating_point():
+                problem_type = "single_label_classification"
+            else:
+                problem_type = "multi_label_classification"
+        batch = logits.shape[0]
+        if problem_type == "regression":
+            check_labels(labels, [(batch,), (batch, 1)] if num_labels == 1 else [(batch, num_labels)])
+            if num_labels == 1:
+                return F.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
+            return F.mse_loss(logits, labels.to(logits.dtype))
+        if problem_type == "single_label_classification":
+            check_labels(labels, [(batch,), (batch, 1)])
+            return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+        check_labels(labels, (batch, num_labels))
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+class RobertaPreLayerNormForMultipleChoice(RobertaPreLayerNormPreTrainedModel):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__(config)
+        self.roberta_prelayernorm = RobertaPreLayerNormModel(config)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        labels: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> MultipleChoiceModelOutput | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        source = input_ids if input_ids is not None else inputs_embeds
+        if source is None or source.dim() != (3 if input_ids is not None else 4):
+            raise ValueError("multiple choice takes input_ids of shape (batch, choices, length) "
+                             "or inputs_embeds of shape (batch, choices, length, hidden)")
+        num_choices = source.shape[1]
+        flat = lambda x: x.reshape(-1, x.shape[-1]) if x is not None else None  # noqa: E731
+        outputs = self.roberta_prelayernorm(
+            flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), head_mask,
+            inputs_embeds.reshape(-1, *inputs_embeds.shape[-2:]) if inputs_embeds is not None else None,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+        )
+        logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
+        loss = None
+        if labels is not None:
+            check_labels(labels, (logits.shape[0],))
+            loss = F.cross_entropy(logits, labels.to(logits.device))
+        if not return_dict:
+            return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
+        return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                         attentions=outputs.attentions)
+
+
+class RobertaPreLayerNormForTokenClassification(RobertaPreLayerNormPreTrainedModel):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__(config)
+        self.roberta_prelayernorm = RobertaPreLayerNormModel(config, add_pooling_layer=False)
+        self.dropout = nn.Dropout(classifier_dropout(config))
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        labels: Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> TokenClassifierOutput | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.roberta_prelayernorm(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            check_labels(labels, tuple(logits.shape[:-1]))
+            loss = F.cross_entropy(logits.view(-1, self.config.num_labels), labels.to(logits.device).view(-1))
+        if not return_dict:
+            return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                     attentions=outputs.attentions)
+
+
+class RobertaPreLayerNormForQuestionAnswering(RobertaPreLayerNormPreTrainedModel):
+    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
+        super().__init__(config)
+        self.roberta_prelayernorm = RobertaPreLayerNormModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        start_positions: Tensor | None = None,
+        end_positions: Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> QuestionAnsweringModelOutput | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.roberta_prelayernorm(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+        )
+        logits = self.qa_outputs(outputs.last_hidden_state)
+        start_logits, end_logits = (x.squeeze(-1).contiguous() for x in logits.split(1, dim=-1))
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            ignored = start_logits.shape[1]  # positions outside the sequence are clamped to L and ignored
+            batch = start_logits.shape[0]
+            losses = []
+            for name, positions, logits_ in (("start_positions", start_positions, start_logits),
+                                             ("end_positions", end_positions, end_logits)):
+                check_labels(positions, [(batch,), (batch, 1)], name)
+                positions = positions.reshape(-1).to(logits_.device).clamp(0, ignored)
+                losses.append(F.cross_entropy(logits_, positions, ignore_index=ignored))
+            loss = (losses[0] + losses[1]) / 2
+        if not return_dict:
+            return tuple_output(loss, start_logits, end_logits, outputs.hidden_states, outputs.attentions)
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
+                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+# ------------------------------------------------------------------------------------- auto classes
+def _auto(cls: type[RobertaPreLayerNormPreTrainedModel], name: str) -> type:
+    """``AutoModel...``: the one class of this family for that task."""
+    return type(name, (), {"from_pretrained": staticmethod(cls.from_pretrained),
+                           "from_config": staticmethod(lambda config, **kw: cls(config, **kw)),
+                           "__doc__": f"Loads a :class:`{cls.__name__}`."})
+
+
+AutoModel = _auto(RobertaPreLayerNormModel, "AutoModel")
+AutoModelForCausalLM = _auto(RobertaPreLayerNormForCausalLM, "AutoModelForCausalLM")
+AutoModelForMaskedLM = _auto(RobertaPreLayerNormForMaskedLM, "AutoModelForMaskedLM")
+AutoModelForSequenceClassification = _auto(RobertaPreLayerNormForSequenceClassification,
+                                           "AutoModelForSequenceClassification")
+AutoModelForMultipleChoice = _auto(RobertaPreLayerNormForMultipleChoice, "AutoModelForMultipleChoice")
+AutoModelForTokenClassification = _auto(RobertaPreLayerNormForTokenClassification, "AutoModelForTokenClassification")
+AutoModelForQuestionAnswering = _auto(RobertaPreLayerNormForQuestionAnswering, "AutoModelForQuestionAnswering")

@@ -1,0 +1,316 @@
+"""The base class of every model: initialisation, tying, loading and saving, embedding resizing."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from .checkpoint import (
+    CheckpointError,
+    CheckpointShapeError,
+    LoadingInfo,
+    is_ignored_unexpected,
+    match_prefix,
+    read_weights,
+    resolve_weights,
+    save_weights,
+)
+from .configuration import RobertaPreLayerNormConfig
+
+logger = logging.getLogger("roberta_prelayernorm")
+M = TypeVar("M", bound="RobertaPreLayerNormPreTrainedModel")
+
+
+class RobertaPreLayerNormPreTrainedModel(nn.Module):
+    """Common methods of the seven model classes."""
+
+    config_class = RobertaPreLayerNormConfig
+    base_model_prefix = "roberta_prelayernorm"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _tied_weights_keys: list[str] = []
+
+    def __init__(self, config: RobertaPreLayerNormConfig, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        if not isinstance(config, RobertaPreLayerNormConfig):
+            raise TypeError(f"config must be a RobertaPreLayerNormConfig, got {type(config).__name__}")
+        config.validate()
+        self.config = config
+
+    # ------------------------------------------------------------------------------- initialisation
+    def post_init(self) -> None:
+        """Initialise every weight as the reference does, then tie the LM head to the embeddings."""
+        self.apply(self._init_weights)
+        self.tie_weights()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        for name, param in module.named_parameters(recurse=False):
+            init_parameter(module, name, param, self.config.initializer_range)
+
+    def tie_weights(self) -> None:
+        lm_head = getattr(self, "lm_head", None)
+        if lm_head is None:
+            return
+        lm_head.decoder.bias = lm_head.bias
+        if self.config.tie_word_embeddings:
+            lm_head.decoder.weight = self.get_input_embeddings().weight
+
+    # ------------------------------------------------------------------------------------ accessors
+    @property
+    def base_model(self) -> nn.Module:
+        return getattr(self, self.base_model_prefix, self)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.base_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.base_model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Linear | None:
+        return None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(p.dtype for p in self.parameters() if p.is_floating_point())
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """Number of (distinct) parameters; tied weights count once."""
+        skip = set()
+        if exclude_embeddings:
+            skip = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        return sum(p.numel() for p in self.parameters()
+                   if id(p) not in skip and (p.requires_grad or not only_trainable))
+
+    # ----------------------------------------------------------------------- gradient checkpointing
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
+        """Recompute each layer's activations in the backward pass instead of storing them."""
+        self.base_model.encoder.gradient_checkpointing = True
+
+    def gradient_checkpointing_disable(self) -> None:
+        self.base_model.encoder.gradient_checkpointing = False
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return self.base_model.encoder.gradient_checkpointing
+
+    # ------------------------------------------------------------------------------------- resizing
+    def resize_token_embeddings(
+        self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None
+    ) -> nn.Embedding:
+        """Grow or shrink the vocabulary; new rows are initialised, the LM head follows.
+
+        Returns:
+            The (new) input embedding module.
+        """
+        old = self.get_input_embeddings()
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return old
+        n = old.num_embeddings if new_num_tokens is None else new_num_tokens
+        if pad_to_multiple_of is not None:
+            n = -(-n // pad_to_multiple_of) * pad_to_multiple_of
+        if n < 1:
+            raise ValueError(f"new_num_tokens must be positive, got {n}")
+        keep = min(n, old.num_embeddings)
+        new = nn.Embedding(n, old.embedding_dim, padding_idx=old.padding_idx if (old.padding_idx or 0) < n else None,
+                           device=old.weight.device, dtype=old.weight.dtype)
+        self._init_weights(new)
+        with torch.no_grad():
+            new.weight[:keep] = old.weight[:keep]
+        self.set_input_embeddings(new)
+        lm_head = getattr(self, "lm_head", None)
+        if lm_head is not None:
+            old_decoder, old_bias = lm_head.decoder, lm_head.bias
+            decoder = nn.Linear(old_decoder.in_features, n, device=old_bias.device, dtype=old_bias.dtype)
+            self._init_weights(decoder)
+            with torch.no_grad():
+                decoder.bias[:keep] = old_bias[:keep]
+                if not self.config.tie_word_embeddings:
+                    decoder.weight[:keep] = old_decoder.weight[:keep]
+            lm_head.decoder = decoder
+            lm_head.bias = decoder.bias
+        self.config.vocab_size = n
+        self.tie_weights()
+        return new
+
+    # ------------------------------------------------------------------------------ loading, saving
+    @classmethod
+    def from_pretrained(
+        cls: type[M],
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args: Any,
+        config: RobertaPreLayerNormConfig | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        torch_dtype: torch.dtype | str | None = None,
+        dtype: torch.dtype | str | None = None,
+        output_loading_info: bool = False,
+        ignore_mismatched_sizes: bool = False,
+        **kwargs: Any,
+    ) -> M | tuple[M, dict[str, list]]:
+        """Load a model from a folder or a hub id.
+
+        Args:
+            pretrained_model_name_or_path: Local folder or hub id (``org/name``).
+            config: Use this config instead of the checkpoint's ``config.json``.
+            cache_dir, revision, local_files_only, token: Passed to ``huggingface_hub``.
+            torch_dtype: ``torch.float16``, ``"bfloat16"``, ``"auto"`` (the checkpoint's dtype) or None (fp32).
+            dtype: Alias of ``torch_dtype``.
+            output_loading_info: Also return the missing / unexpected / mismatched keys.
+            ignore_mismatched_sizes: Initialise tensors whose shapes do not fit instead of raising.
+            **kwargs: Config overrides (``num_labels=3``) and constructor arguments (``add_pooling_layer``).
+
+        Returns:
+            The model in eval mode, or ``(model, loading_info)``.
+
+        Raises:
+            CheckpointError: (an ``OSError``) if the files cannot be found or read;
+                ``CheckpointShapeError`` (also a ``ValueError``) if shapes do not fit the config.
+        """
+        path = os.fspath(pretrained_model_name_or_path)
+        hub = {"cache_dir": cache_dir, "revision": revision, "local_files_only": local_files_only, "token": token}
+        init_names = set(inspect.signature(cls.__init__).parameters) - {"self", "config", "args", "kwargs"}
+        init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in init_names}
+        if config is None:
+            config = RobertaPreLayerNormConfig.from_pretrained(path, **hub, **kwargs)
+        elif kwargs:
+            raise TypeError(f"unexpected arguments {sorted(kwargs)} (config overrides need config=None)")
+        state = read_weights(resolve_weights(path, **hub))
+
+        dtype = resolve_dtype(torch_dtype if torch_dtype is not None else dtype, config, state)
+        with torch.device("meta"):
+            model = cls(config, *model_args, **init_kwargs)
+        model = model.to(dtype).to_empty(device="cpu")
+        info = model.load_checkpoint_state(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
+        if info.missing_keys:
+            logger.warning("Some weights of %s were not in the checkpoint at %s and are newly initialized: %s. "
+                           "Train the model before using it for predictions.", cls.__name__, path, info.missing_keys)
+        unexpected = [k for k in info.unexpected_keys if not is_ignored_unexpected(k)]
+        if unexpected:
+            logger.warning("Some weights of the checkpoint at %s were not used by %s: %s",
+                           path, cls.__name__, unexpected)
+        if info.mismatched_keys:
+            logger.warning("Some weights of %s were newly initialized because their shapes did not fit: %s",
+                           cls.__name__, info.mismatched_keys)
+        model.eval()
+        return (model, info.as_dict()) if output_loading_info else model
+
+    def load_checkpoint_state(self, state: dict[str, torch.Tensor], *, ignore_mismatched_sizes: bool = False
+                              ) -> LoadingInfo:
+        """Copy a checkpoint's tensors into this model; initialise what the checkpoint lacks.
+
+        Works on a model whose storage is uninitialised (built on the meta device, then ``to_empty``).
+        """
+        state = match_prefix(state, set(self.state_dict()), self.base_model_prefix)
+        own = self.state_dict(keep_vars=True)
+        tied = self.tied_aliases()
+        info = LoadingInfo()
+        for key, tensor in state.items():
+            if key not in own:
+                info.unexpected_keys.append(key)
+            elif own[key].shape != tensor.shape:
+                info.mismatched_keys.append((key, tuple(tensor.shape), tuple(own[key].shape)))
+        if info.mismatched_keys and not ignore_mismatched_sizes:
+            listed = "; ".join(f"{k}: checkpoint {a}, model {b}" for k, a, b in info.mismatched_keys[:5])
+            more = f" (and {len(info.mismatched_keys) - 5} more)" if len(info.mismatched_keys) > 5 else ""
+            raise CheckpointShapeError(
+                f"the checkpoint's shapes do not fit the config: {listed}{more}. Check the config, or pass "
+                f"ignore_mismatched_sizes=True to initialise these weights instead"
+            )
+        mismatched = {k for k, _, _ in info.mismatched_keys}
+        loadable = {k: v for k, v in state.items() if k in own and k not in mismatched}
+        with torch.no_grad():
+            for key, tensor in loadable.items():
+                own[key].copy_(tensor)
+        self.tie_weights()
+        present = set(loadable) | {alias for alias, source in tied.items() if source in loadable}
+        info.missing_keys = [k for k in own if k not in present]
+        for key in info.missing_keys + sorted(mismatched):
+            module_name, _, param_name = key.rpartition(".")
+            module = self.get_submodule(module_name)
+            init_parameter(module, param_name, getattr(module, param_name), self.config.initializer_range)
+        self.tie_weights()
+        return info
+
+    def tied_aliases(self) -> dict[str, str]:
+        """State-dict keys that are aliases of another key (``lm_head.decoder.weight`` → the embeddings)."""
+        aliases = {}
+        if getattr(self, "lm_head", None) is not None:
+            aliases["lm_head.decoder.bias"] = "lm_head.bias"
+            if self.config.tie_word_embeddings:
+                aliases["lm_head.decoder.weight"] = f"{self.base_model_prefix}.embeddings.word_embeddings.weight"
+        return aliases
+
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        *,
+        max_shard_size: int | str = "5GB",
+        safe_serialization: bool = True,
+        state_dict: dict[str, torch.Tensor] | None = None,
+        is_main_process: bool = True,
+    ) -> None:
+        """Write ``config.json`` and ``model.safetensors`` (sharded past ``max_shard_size``) atomically.
+
+        Tied aliases are written once, under the key the reference keeps. The folder loads in
+        ``transformers`` with no missing weights.
+
+        Raises:
+            CheckpointError: If the folder cannot be written; it is then left as it was.
+        """
+        if not safe_serialization:
+            raise ValueError("only safetensors are written (safe_serialization=True)")
+        if not is_main_process:
+            return
+        state = dict(self.state_dict() if state_dict is None else state_dict)
+        for alias in self.tied_aliases():
+            state.pop(alias, None)
+        config = self.config.to_dict()
+        config["architectures"] = [type(self).__name__]
+        config["torch_dtype"] = str(self.dtype).removeprefix("torch.")
+        config_json = RobertaPreLayerNormConfig.from_dict(config).to_json_string()
+        save_weights(os.fspath(save_directory), state, config_json, max_shard_size)
+
+
+def init_parameter(module: nn.Module, name: str, param: torch.Tensor, std: float) -> None:
+    """The reference initialisation of one parameter, chosen by the kind of module that owns it."""
+    with torch.no_grad():
+        if isinstance(module, nn.LayerNorm):
+            param.fill_(1.0 if name == "weight" else 0.0)
+        elif name == "bias" or (name.endswith("bias") and param.dim() == 1):
+            param.zero_()
+        else:
+            param.normal_(mean=0.0, std=std)
+            if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                param[module.padding_idx].zero_()
+
+
+def resolve_dtype(requested: torch.dtype | str | None, config: RobertaPreLayerNormConfig,
+                  state: dict[str, torch.Tensor]) -> torch.dtype:
+    """None → float32; "auto" → the config's ``torch_dtype`` or the checkpoint's; names → torch dtypes."""
+    if requested is None:
+        return torch.float32
+    if requested == "auto":
+        requested = config.torch_dtype or next((t.dtype for t in state.values() if t.is_floating_point()),
+                                               torch.float32)
+    if isinstance(requested, str):
+        value = getattr(torch, requested.removeprefix("torch."), None)
+        if not isinstance(value, torch.dtype):
+            raise ValueError(f"unknown dtype {requested!r}")
+        requested = value
+    if not requested.is_floating_point:
+        raise ValueError(f"torch_dtype must be a floating-point dtype, got {requested}")
+    return requested
+
+
+__all__ = ["RobertaPreLayerNormPreTrainedModel", "CheckpointError", "init_parameter", "resolve_dtype"]
