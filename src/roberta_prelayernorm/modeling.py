@@ -777,6 +777,9 @@ class RobertaPreLayerNormForTokenClassification(RobertaPreLayerNormPreTrainedMod
 class RobertaPreLayerNormForQuestionAnswering(RobertaPreLayerNormPreTrainedModel):
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
         super().__init__(config)
+        if config.num_labels != 2:
+            raise ValueError(f"question answering predicts start and end: it needs num_labels=2, "
+                             f"got {config.num_labels}")
         self.roberta_prelayernorm = RobertaPreLayerNormModel(config, add_pooling_layer=False)
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
