@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 # torch is pinned: here torch==2.13.0 is a local CPU wheel; any other spec downloads several GB.
 TORCH ?= torch==2.13.0
 
-.PHONY: install test test-fast golden clean
+GOLDEN_VENV := .venv-golden
+
+.PHONY: install test test-fast golden bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,19 @@ test: $(VENV)/.installed
 
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
+
+# Golden tensors from transformers==4.37.2 in its own pinned environment (see tests/golden/README.md).
+$(GOLDEN_VENV)/.installed: tests/reference/requirements-golden.txt
+	$(PYTHON) -m venv $(GOLDEN_VENV)
+	$(GOLDEN_VENV)/bin/pip install -q -r tests/reference/requirements-golden.txt
+	touch $@
+
+golden: $(GOLDEN_VENV)/.installed
+	$(GOLDEN_VENV)/bin/python tests/reference/make_golden.py --out tests/golden
+	GOLDEN_ORACLE=transformers $(GOLDEN_VENV)/bin/python -m pytest -q --noconftest -p no:cacheprovider tests/test_golden.py
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_inference.py
 
 clean:
 	rm -rf $(VENV) .venv-golden .pytest_cache build dist src/*.egg-info

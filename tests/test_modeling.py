@@ -50,17 +50,36 @@ def head_inputs(name: str, seed: int = 0, labels: bool = True, num_labels: int =
     return inputs
 
 
-def assert_outputs_equal(ours: object, ref: object, atol: float = ATOL) -> None:
-    """Every field ours returns equals the reference field of the same name."""
+def real_tokens(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The rows of a per-token tensor (B, L, ...) at real tokens; other tensors unchanged."""
+    if mask is None:
+        return x
+    mask = mask.reshape(-1, mask.shape[-1]).bool()
+    if x.dim() >= 2 and tuple(x.shape[:2]) == tuple(mask.shape):
+        return x[mask]
+    return x
+
+
+def assert_outputs_equal(ours: object, ref: object, atol: float = ATOL, mask: torch.Tensor | None = None) -> None:
+    """Every field ours returns equals the reference field of the same name (at real tokens if ``mask``)."""
     assert list(ours.keys()), "no outputs"
     for key in ours.keys():
         a, b = ours[key], ref[key]
+        pairs = zip(a, b) if isinstance(a, tuple) else [(a, b)]
         if isinstance(a, tuple):
             assert len(a) == len(b), key
-            for x, y in zip(a, b):
-                torch.testing.assert_close(x, y, atol=atol, rtol=0, msg=key)
-        else:
-            torch.testing.assert_close(a, b, atol=atol, rtol=0, msg=key)
+        for x, y in pairs:
+            torch.testing.assert_close(real_tokens(x, mask), real_tokens(y, mask), atol=atol, rtol=0, msg=key)
+
+
+def assert_both_paths_match(model: torch.nn.Module, ref: torch.nn.Module, **inputs: torch.Tensor) -> None:
+    """The exact path equals the reference everywhere; the fast path equals it at real tokens."""
+    with torch.no_grad():
+        expected = ref(**inputs)
+        model.set_fast_path(False)
+        assert_outputs_equal(model(**inputs), expected)
+        model.set_fast_path(True)
+        assert_outputs_equal(model(**inputs), expected, mask=inputs.get("attention_mask"))
 
 
 @pytest.mark.parametrize("name", HEADS)
@@ -70,9 +89,7 @@ def test_reference_checkpoint_loads_and_matches(name: str, tmp_folder: Path) -> 
     ours, info = getattr(rp, name).from_pretrained(tmp_folder, output_loading_info=True)
     assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
     assert not ours.training
-    inputs = head_inputs(name)
-    with torch.no_grad():
-        assert_outputs_equal(ours(**inputs), ref(**inputs))
+    assert_both_paths_match(ours, ref, **head_inputs(name))
 
 
 @pytest.mark.parametrize("name", HEADS)
@@ -84,9 +101,7 @@ def test_our_checkpoint_loads_in_reference(name: str, tmp_folder: Path) -> None:
     ours.save_pretrained(tmp_folder)
     ref, info = getattr(transformers, name).from_pretrained(tmp_folder, output_loading_info=True)
     assert not any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
-    inputs = head_inputs(name, seed=1)
-    with torch.no_grad():
-        assert_outputs_equal(ours(**inputs), ref.eval()(**inputs))
+    assert_both_paths_match(ours, ref.eval(), **head_inputs(name, seed=1))
 
 
 @pytest.mark.parametrize("name", HEADS)
@@ -135,14 +150,10 @@ def test_sequence_classification_losses(problem: str, tmp_folder: Path) -> None:
         "single_label_classification": torch.randint(0, num_labels, (3,), generator=gen),
         "multi_label_classification": (torch.rand(3, num_labels, generator=gen) > 0.5).float(),
     }[problem]
-    with torch.no_grad():
-        a = ours(ids, mask, labels=labels)
-        b = ref(input_ids=ids, attention_mask=mask, labels=labels)
-    assert_outputs_equal(a, b)
+    assert_both_paths_match(ours, ref, input_ids=ids, attention_mask=mask, labels=labels)
     # an explicit problem_type wins over inference
     ours.config.problem_type = problem
-    with torch.no_grad():
-        torch.testing.assert_close(ours(ids, mask, labels=labels).loss, b.loss, atol=ATOL, rtol=0)
+    assert_both_paths_match(ours, ref, input_ids=ids, attention_mask=mask, labels=labels)
 
 
 def test_forward_features_against_reference(tmp_folder: Path) -> None:
@@ -161,9 +172,8 @@ def test_forward_features_against_reference(tmp_folder: Path) -> None:
         dict(inputs_embeds=embeds, attention_mask=mask),
         dict(inputs_embeds=embeds, token_type_ids=types, position_ids=positions),
     ]
-    with torch.no_grad():
-        for kwargs in cases:
-            assert_outputs_equal(ours(**kwargs), ref(**kwargs))
+    for kwargs in cases:
+        assert_both_paths_match(ours, ref, **kwargs)
 
 
 def test_decoder_and_cross_attention_against_reference(tmp_folder: Path) -> None:
@@ -175,11 +185,9 @@ def test_decoder_and_cross_attention_against_reference(tmp_folder: Path) -> None
     enc = torch.randn(3, 6, 32, generator=torch.Generator().manual_seed(2))
     enc_mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2, [1] * 2 + [0] * 4])
     labels = torch.where(mask.bool(), ids, -100)
-    with torch.no_grad():
-        for kwargs in (dict(), dict(encoder_hidden_states=enc), dict(encoder_hidden_states=enc, encoder_attention_mask=enc_mask)):
-            a = ours(ids, mask, labels=labels, **kwargs)
-            b = ref(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False, **kwargs)
-            assert_outputs_equal(a, b)
+    for kwargs in (dict(), dict(encoder_hidden_states=enc), dict(encoder_hidden_states=enc, encoder_attention_mask=enc_mask)):
+        assert_both_paths_match(ours, ref, input_ids=ids, attention_mask=mask, labels=labels, use_cache=False,
+                                **kwargs)
 
 
 @pytest.mark.parametrize("position_embedding_type", ["absolute", "relative_key", "relative_key_query"])

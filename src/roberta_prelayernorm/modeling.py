@@ -12,6 +12,7 @@ and one final ``LayerNorm`` after the last layer.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -79,6 +80,33 @@ def position_ids_from_input_ids(input_ids: Tensor, padding_idx: int, past_length
 
 
 # ------------------------------------------------------------------------------------------- attention
+@dataclass
+class Packing:
+    """The layout of the fast path: the real tokens of a (B, L) batch packed into (T,) rows.
+
+    Everything but attention runs on the packed rows, so no work is spent on padding. Attention
+    scatters query/key/value back into the padded (B, L) layout for one ``scaled_dot_product_attention``
+    call and gathers the result. Without padding ``indices`` is None and nothing is moved.
+    """
+
+    batch: int
+    length: int
+    indices: Tensor | None = None  # (T,) positions of real tokens in the flattened batch
+    attn_mask: Tensor | None = None  # (B, 1, 1 or L, L) bool, True where attention is allowed
+    is_causal: bool = False  # causal without padding: SDPA builds the mask itself
+
+    def pack(self, x: Tensor) -> Tensor:
+        """(B, L, ...) → (T, ...)."""
+        return x if self.indices is None else x.flatten(0, 1).index_select(0, self.indices)
+
+    def unpack(self, x: Tensor) -> Tensor:
+        """(T, ...) → (B, L, ...) with zeros at the padding."""
+        if self.indices is None:
+            return x
+        out = x.new_zeros(self.batch * self.length, *x.shape[1:])
+        return out.index_copy(0, self.indices, x).view(self.batch, self.length, *x.shape[1:])
+
+
 class RobertaPreLayerNormSelfAttention(nn.Module):
     """Multi-head attention: self-attention, or cross-attention over ``encoder_hidden_states``."""
 
@@ -138,6 +166,36 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
             context = probs @ value
         context = context.transpose(1, 2).flatten(2)  # (B, Lq, H·D)
         return context, probs, present
+
+    def fused_qkv(self, hidden_states: Tensor) -> Tensor:
+        """query, key and value in one matmul: (..., H) → (..., 3H).
+
+        The fused weight is built from the three checkpoint tensors (whose keys stay unchanged) and
+        cached while they are not modified; under autograd it is rebuilt so gradients reach all three.
+        """
+        parts = (self.query, self.key, self.value)
+        if not all(type(m) is nn.Linear for m in parts):  # e.g. int8-quantised modules: no fusing
+            return torch.cat([m(hidden_states) for m in parts], dim=-1)
+        tensors = [t for m in parts for t in (m.weight, m.bias)]
+        if torch.compiler.is_compiling() or (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+            return F.linear(hidden_states, torch.cat(tensors[0::2]), torch.cat(tensors[1::2]))
+        stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in tensors)
+        cached = getattr(self, "_fused", None)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, torch.cat(tensors[0::2]), torch.cat(tensors[1::2]))
+            self._fused = cached
+        return F.linear(hidden_states, cached[1], cached[2])
+
+    def forward_fast(self, hidden_states: Tensor, packing: Packing) -> Tensor:
+        """Self-attention on packed rows (T, H) → context (T, H); see ``Packing``."""
+        qkv = packing.unpack(self.fused_qkv(hidden_states))  # (B, L, 3H)
+        qkv = qkv.view(packing.batch, packing.length, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4)  # each (B, heads, L, D)
+        context = F.scaled_dot_product_attention(
+            query, key, value, attn_mask=packing.attn_mask, is_causal=packing.is_causal,
+            dropout_p=self.dropout_p if self.training else 0.0,
+        )
+        return packing.pack(context.transpose(1, 2).flatten(2))
 
     def relative_scores(self, query: Tensor, key: Tensor) -> Tensor:
         """Shaw et al. / Huang et al. relative position terms, added to q·kᵀ before scaling."""
@@ -240,6 +298,12 @@ class RobertaPreLayerNormLayer(nn.Module):
         hidden_states = self.output(self.intermediate(hidden_states), hidden_states)
         return hidden_states, self_probs, cross_probs, present
 
+    def forward_fast(self, x: Tensor, packing: Packing) -> Tensor:
+        """The same layer on packed rows: ``x + attn(LN(x))``, then ``x + ffn(LN(x))``."""
+        attention = self.attention
+        x = x + attention.output(attention.self.forward_fast(attention.LayerNorm(x), packing))
+        return self.output(self.intermediate(x), x)
+
 
 class RobertaPreLayerNormEncoder(nn.Module):
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
@@ -285,6 +349,21 @@ class RobertaPreLayerNormEncoder(nn.Module):
         return hidden_states, as_tuple(cache), as_tuple(all_hidden), as_tuple(all_attn), as_tuple(all_cross)
 
 
+    def forward_fast(self, x: Tensor, packing: Packing, output_hidden_states: bool
+                     ) -> tuple[Tensor, list[Tensor] | None]:
+        all_hidden = [] if output_hidden_states else None
+        for layer in self.layer:
+            if all_hidden is not None:
+                all_hidden.append(x)
+            if self.gradient_checkpointing and self.training:
+                x = checkpoint(layer.forward_fast, x, packing, use_reentrant=False)
+            else:
+                x = layer.forward_fast(x, packing)
+        if all_hidden is not None:
+            all_hidden.append(x)
+        return x, all_hidden
+
+
 class RobertaPreLayerNormPooler(nn.Module):
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
         super().__init__()
@@ -304,6 +383,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         self.encoder = RobertaPreLayerNormEncoder(config)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.pooler = RobertaPreLayerNormPooler(config) if add_pooling_layer else None
+        self.use_fast_path = True  # see plan_fast_path; set_fast_path(False) forces the reference computation
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -347,34 +427,33 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                 position_ids = torch.arange(start, start + length, device=device).expand(batch, length)
         if token_type_ids is None:
             token_type_ids = torch.zeros(batch, length, dtype=torch.long, device=device)
-        self.check_ranges(input_ids, token_type_ids, position_ids, past_length + length)
-        if inputs_embeds is None:
-            inputs_embeds = self.embeddings.word_embeddings(input_ids)
-        hidden_states = self.embeddings(inputs_embeds, token_type_ids, position_ids)
-
-        if attention_mask is None:
-            attention_mask = torch.ones(batch, past_length + length, device=device)
-        mask = self.extended_attention_mask(attention_mask, (batch, length), past_length, hidden_states.dtype)
-        encoder_mask = None
-        if encoder_hidden_states is not None:
-            enc_batch, enc_length = encoder_hidden_states.shape[:2]
-            if encoder_attention_mask is None:
-                encoder_attention_mask = torch.ones(enc_batch, enc_length, device=device)
-            encoder_mask = self.extended_attention_mask(
-                encoder_attention_mask, (batch, length), enc_length, hidden_states.dtype, causal=False,
-                name="encoder_attention_mask",
+        if not torch.compiler.is_compiling():  # the checks read values: a graph break under torch.compile
+            self.check_ranges(input_ids, token_type_ids, position_ids, past_length + length)
+        exact_needed = (output_attentions or head_mask is not None or use_cache or past_key_values is not None
+                        or encoder_hidden_states is not None or config.position_embedding_type != "absolute")
+        packing = None if exact_needed else self.plan_fast_path(attention_mask, batch, length)
+        if packing is not None:
+            # fast path: every layer runs on the packed real tokens only
+            if inputs_embeds is None:
+                inputs_embeds = self.embeddings.word_embeddings(packing.pack(input_ids))
+            else:
+                inputs_embeds = packing.pack(inputs_embeds)
+            x = self.embeddings(inputs_embeds, packing.pack(token_type_ids), packing.pack(position_ids))
+            x, all_hidden = self.encoder.forward_fast(x, packing, output_hidden_states)
+            sequence_output = packing.unpack(self.LayerNorm(x))
+            all_hidden = tuple(packing.unpack(h) for h in all_hidden) if all_hidden is not None else None
+            cache = all_attn = all_cross = None
+        else:
+            sequence_output, cache, all_hidden, all_attn, all_cross = self.forward_exact(
+                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                encoder_hidden_states, encoder_attention_mask, past_key_values, past_length, use_cache,
+                output_attentions, output_hidden_states,
             )
-
-        hidden_states, cache, all_hidden, all_attn, all_cross = self.encoder(
-            hidden_states, mask, self.layer_head_masks(head_mask), encoder_hidden_states, encoder_mask,
-            past_key_values, use_cache, output_attentions, output_hidden_states,
-        )
-        sequence_output = self.LayerNorm(hidden_states)
         pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
         if not return_dict:
             rest = tuple(x for x in (cache, all_hidden, all_attn, all_cross) if x is not None)
             return (sequence_output, pooled_output) + rest
-        return BaseModelOutputWithPoolingAndCrossAttentions(
+        output = BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=sequence_output,
             pooler_output=pooled_output,
             hidden_states=all_hidden,
@@ -382,6 +461,62 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             attentions=all_attn,
             cross_attentions=all_cross,
         )
+        output.packing = packing  # not a field: lets a head skip the padding too
+        return output
+
+    def forward_exact(
+        self, input_ids: Tensor | None, attention_mask: Tensor | None, token_type_ids: Tensor,
+        position_ids: Tensor, head_mask: Tensor | None, inputs_embeds: Tensor | None,
+        encoder_hidden_states: Tensor | None, encoder_attention_mask: Tensor | None, past_key_values: Cache | None,
+        past_length: int, use_cache: bool, output_attentions: bool, output_hidden_states: bool,
+    ) -> tuple[Tensor, Cache | None, tuple | None, tuple | None, tuple | None]:
+        """The reference computation on the padded batch: every feature, every position."""
+        batch, length = token_type_ids.shape
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids)
+        hidden_states = self.embeddings(inputs_embeds, token_type_ids, position_ids)
+        if attention_mask is None:
+            attention_mask = torch.ones(batch, past_length + length, device=hidden_states.device)
+        mask = self.extended_attention_mask(attention_mask, (batch, length), past_length, hidden_states.dtype)
+        encoder_mask = None
+        if encoder_hidden_states is not None:
+            enc_batch, enc_length = encoder_hidden_states.shape[:2]
+            if encoder_attention_mask is None:
+                encoder_attention_mask = torch.ones(enc_batch, enc_length, device=hidden_states.device)
+            encoder_mask = self.extended_attention_mask(
+                encoder_attention_mask, (batch, length), enc_length, hidden_states.dtype, causal=False,
+                name="encoder_attention_mask",
+            )
+        hidden_states, cache, all_hidden, all_attn, all_cross = self.encoder(
+            hidden_states, mask, self.layer_head_masks(head_mask), encoder_hidden_states, encoder_mask,
+            past_key_values, use_cache, output_attentions, output_hidden_states,
+        )
+        return self.LayerNorm(hidden_states), cache, all_hidden, all_attn, all_cross
+
+    def plan_fast_path(self, attention_mask: Tensor | None, batch: int, length: int) -> Packing | None:
+        """The packing of the fast path, or None when only the exact path gives the reference's answer.
+
+        The exact path runs for fractional or 3-D masks and for batches whose first token is padding
+        (left padding): there the pooler and classifiers read a padding position.
+        """
+        if not self.use_fast_path:
+            return None
+        causal = self.config.is_decoder
+        if attention_mask is None:
+            return Packing(batch, length, is_causal=causal)
+        if not isinstance(attention_mask, Tensor) or tuple(attention_mask.shape) != (batch, length):
+            return None  # the exact path explains what is wrong, or handles 3-D masks
+        keep = attention_mask != 0
+        if not bool(((attention_mask == 1) | ~keep).all()):
+            return None
+        if bool(keep.all()):
+            return Packing(batch, length, is_causal=causal)
+        if not bool(keep[:, 0].all()):
+            return None
+        attn_mask = keep[:, None, None, :]
+        if causal:
+            attn_mask = attn_mask & torch.ones(length, length, dtype=torch.bool, device=keep.device).tril()
+        return Packing(batch, length, keep.flatten().nonzero().squeeze(1), attn_mask)
 
     # -------------------------------------------------------------------------------- input handling
     def check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None) -> tuple[int, int]:
@@ -562,11 +697,23 @@ class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
             encoder_hidden_states, encoder_attention_mask, output_attentions=output_attentions,
             output_hidden_states=output_hidden_states, return_dict=True,
         )
-        logits = self.lm_head(outputs.last_hidden_state)
+        hidden, packing = outputs.last_hidden_state, outputs.packing
         loss = None
         if labels is not None:
-            check_labels(labels, tuple(logits.shape[:-1]))
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
+            check_labels(labels, tuple(hidden.shape[:-1]))
+            labels = labels.to(hidden.device)
+        if labels is not None and self.training and self.roberta_prelayernorm.use_fast_path:
+            # training: the LM head runs only where there is a label; logits are (num_labelled, vocab)
+            selected = labels != -100
+            logits = self.lm_head(hidden[selected])
+            loss = F.cross_entropy(logits, labels[selected])
+        else:
+            if packing is not None and packing.indices is not None:
+                logits = packing.unpack(self.lm_head(packing.pack(hidden)))  # zeros at padding
+            else:
+                logits = self.lm_head(hidden)
+            if labels is not None:
+                loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1))
         if not return_dict:
             return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -799,10 +946,18 @@ class RobertaPreLayerNormForQuestionAnswering(RobertaPreLayerNormPreTrainedModel
         return_dict: bool | None = None,
     ) -> QuestionAnsweringModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        outputs = self.roberta_prelayernorm(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
-        )
+        base = self.roberta_prelayernorm
+        # the loss normalises over every position, padding included: only the exact path has the
+        # reference's values there, so a loss over a padded batch never takes the fast path
+        exact = start_positions is not None and attention_mask is not None and bool((attention_mask == 0).any())
+        fast, base.use_fast_path = base.use_fast_path, base.use_fast_path and not exact
+        try:
+            outputs = base(
+                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+            )
+        finally:
+            base.use_fast_path = fast
         logits = self.qa_outputs(outputs.last_hidden_state)
         start_logits, end_logits = (x.squeeze(-1).contiguous() for x in logits.split(1, dim=-1))
         loss = None

@@ -90,6 +90,14 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         return sum(p.numel() for p in self.parameters()
                    if id(p) not in skip and (p.requires_grad or not only_trainable))
 
+    def set_fast_path(self, enabled: bool) -> None:
+        """Run the fast path whenever the requested features allow it (the default), or never.
+
+        The fast path skips padding entirely, so outputs at padding positions are zeros instead of
+        the reference's (meaningless) values; real tokens agree within float rounding.
+        """
+        self.base_model.use_fast_path = enabled
+
     # ----------------------------------------------------------------------- gradient checkpointing
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
         """Recompute each layer's activations in the backward pass instead of storing them."""

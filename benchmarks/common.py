@@ -1,0 +1,62 @@
+"""Helpers shared by the benchmarks: models with identical weights, interleaved timing, matmul peak."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from typing import Callable
+
+import torch
+
+# RoBERTa-base size with the published checkpoints' conventions (514 positions, one token type)
+BASE = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+            intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5)
+
+
+def model_pair(head: str = "RobertaPreLayerNormModel", seed: int = 0, **config: object):
+    """The newest ``transformers`` model (default attention) and ours, loaded from the same weights."""
+    import transformers
+
+    import roberta_prelayernorm as rp
+
+    torch.manual_seed(seed)
+    ref = getattr(transformers, head)(transformers.RobertaPreLayerNormConfig(**{**BASE, **config}))
+    with tempfile.TemporaryDirectory() as folder:
+        ref.save_pretrained(folder)
+        ours = getattr(rp, head).from_pretrained(folder)
+    return ref.eval(), ours.eval()
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median seconds of each function, run in turn (A B A B ...) so that drift hits all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Measured FLOP/s of one large square matmul in ``dtype`` on this machine."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = min(timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def encoder_flops(lengths: list[int], hidden: int = 768, intermediate: int = 3072, layers: int = 12) -> float:
+    """Useful FLOPs of the encoder on real tokens only: projections, FFN, and attention per sequence."""
+    tokens = sum(lengths)
+    linear = 2 * tokens * (4 * hidden * hidden + 2 * hidden * intermediate)
+    attention = sum(4 * n * n * hidden for n in lengths)
+    return layers * (linear + attention)
