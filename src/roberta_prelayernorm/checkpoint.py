@@ -256,7 +256,7 @@ def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, 
             for i, shard in enumerate(shards, 1):
                 files[f"model-{i:05d}-of-{len(shards):05d}.safetensors"] = shard
         for name, shard in files.items():
-            save_file({k: v.contiguous() for k, v in shard.items()}, os.path.join(staging, name),
+            save_file({k: standalone(v) for k, v in shard.items()}, os.path.join(staging, name),
                       metadata={"format": "pt"})
         if len(shards) > 1:
             index = {
@@ -277,6 +277,14 @@ def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, 
         raise CheckpointError(f"could not save to {folder}: {e.strerror or e}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def standalone(tensor: torch.Tensor) -> torch.Tensor:
+    """A contiguous tensor that owns its storage (views into a larger one, as fused weights are, get copied)."""
+    tensor = tensor.detach().contiguous()
+    if tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size():
+        tensor = tensor.clone()
+    return tensor
 
 
 def _is_weights_file(name: str) -> bool:

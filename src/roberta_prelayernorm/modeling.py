@@ -170,8 +170,10 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
     def fused_qkv(self, hidden_states: Tensor) -> Tensor:
         """query, key and value in one matmul: (..., H) → (..., 3H).
 
-        The fused weight is built from the three checkpoint tensors (whose keys stay unchanged) and
-        cached while they are not modified; under autograd it is rebuilt so gradients reach all three.
+        The three checkpoint tensors (whose keys stay unchanged) are moved into one fused weight and
+        become views of it, so fusing costs no memory; any change to them (loading, an optimizer step,
+        ``.to()``) is seen through their version counters and the fusing is redone. Under autograd the
+        fused weight is concatenated afresh, so gradients reach all three parameters.
         """
         parts = (self.query, self.key, self.value)
         if not all(type(m) is nn.Linear for m in parts):  # e.g. int8-quantised modules: no fusing
@@ -179,11 +181,15 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
         tensors = [t for m in parts for t in (m.weight, m.bias)]
         if torch.compiler.is_compiling() or (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
             return F.linear(hidden_states, torch.cat(tensors[0::2]), torch.cat(tensors[1::2]))
-        stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in tensors)
+        stamp = lambda: tuple((t.data_ptr(), t._version) for t in tensors)  # noqa: E731
         cached = getattr(self, "_fused", None)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, torch.cat(tensors[0::2]), torch.cat(tensors[1::2]))
-            self._fused = cached
+        if cached is None or cached[0] != stamp():
+            weight, bias = torch.cat(tensors[0::2]), torch.cat(tensors[1::2])
+            width = weight.shape[0] // 3
+            for i, module in enumerate(parts):
+                module.weight.data = weight[i * width:(i + 1) * width]
+                module.bias.data = bias[i * width:(i + 1) * width]
+            cached = self._fused = (stamp(), weight, bias)
         return F.linear(hidden_states, cached[1], cached[2])
 
     def forward_fast(self, hidden_states: Tensor, packing: Packing) -> Tensor:
