@@ -98,11 +98,7 @@ def resolve_file(
                                local_files_only=local_files_only, token=token)
     except HFValidationError:
         raise CheckpointError(f"{path_or_repo!r} is neither a local folder nor a valid hub id") from None
-    except EntryNotFoundError:
-        if required:
-            raise CheckpointError(f"hub repo {path_or_repo} has no {filename}") from None
-        return None
-    except LocalEntryNotFoundError:
+    except LocalEntryNotFoundError:  # a subclass of EntryNotFoundError: first
         # offline (HF_HUB_OFFLINE / local_files_only / no network) and not in the cache
         if not required and _cached_repo_exists(path_or_repo, cache_dir, revision):
             return None
@@ -110,6 +106,10 @@ def resolve_file(
             f"{path_or_repo} is not a local folder, and {filename} of hub repo {path_or_repo} is not in the "
             f"cache while the hub cannot be reached (offline mode or no network)"
         ) from None
+    except EntryNotFoundError:
+        if required:
+            raise CheckpointError(f"hub repo {path_or_repo} has no {filename}") from None
+        return None
     except RepositoryNotFoundError:
         raise CheckpointError(f"no hub repo {path_or_repo!r} (or it is private: pass token=...)") from None
     except RevisionNotFoundError:
@@ -255,8 +255,9 @@ def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, 
         else:
             for i, shard in enumerate(shards, 1):
                 files[f"model-{i:05d}-of-{len(shards):05d}.safetensors"] = shard
+        seen: set[int] = set()
         for name, shard in files.items():
-            save_file({k: standalone(v) for k, v in shard.items()}, os.path.join(staging, name),
+            save_file({k: standalone(v, seen) for k, v in shard.items()}, os.path.join(staging, name),
                       metadata={"format": "pt"})
         if len(shards) > 1:
             index = {
@@ -267,7 +268,9 @@ def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, 
                 json.dump(index, f, indent=2, sort_keys=True)
         with open(os.path.join(staging, "config.json"), "w", encoding="utf-8") as f:
             f.write(config_json)
-        os.makedirs(folder, exist_ok=True)
+        if not os.path.exists(folder):
+            os.rename(staging, folder)  # a new folder appears whole, or not at all
+            return
         stale = [n for n in os.listdir(folder) if _is_weights_file(n) and n not in os.listdir(staging)]
         for name in os.listdir(staging):
             os.replace(os.path.join(staging, name), os.path.join(folder, name))
@@ -279,11 +282,14 @@ def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def standalone(tensor: torch.Tensor) -> torch.Tensor:
-    """A contiguous tensor that owns its storage (views into a larger one, as fused weights are, get copied)."""
+def standalone(tensor: torch.Tensor, seen: set[int]) -> torch.Tensor:
+    """A contiguous tensor that owns its storage: views into a larger storage (fused weights) and
+    tensors whose storage was already written (``seen``) are copied, as safetensors requires."""
     tensor = tensor.detach().contiguous()
-    if tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size():
+    storage = tensor.untyped_storage()
+    if storage.data_ptr() in seen or storage.nbytes() != tensor.numel() * tensor.element_size():
         tensor = tensor.clone()
+    seen.add(tensor.untyped_storage().data_ptr())
     return tensor
 
 

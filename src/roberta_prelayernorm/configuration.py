@@ -194,9 +194,12 @@ class RobertaPreLayerNormConfig:
             raise ValueError(f"problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id {self.pad_token_id} is outside [0, vocab_size={self.vocab_size})")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f"layer_norm_eps must be positive, got {self.layer_norm_eps!r}")
 
     # ---------------------------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -234,14 +237,7 @@ class RobertaPreLayerNormConfig:
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> RobertaPreLayerNormConfig:
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise OSError(f"{path} is not valid JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise OSError(f"{path} does not hold a JSON object")
-        return cls.from_dict(data)
+        return cls.from_dict(read_json_object(path))
 
     @classmethod
     def from_pretrained(
@@ -267,11 +263,7 @@ class RobertaPreLayerNormConfig:
         else:
             config_file = resolve_file(path, CONFIG_NAME, cache_dir=cache_dir, revision=revision,
                                        local_files_only=local_files_only, token=token)
-        with open(config_file, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise OSError(f"{config_file} is not valid JSON: {e}") from None
+        data = read_json_object(config_file)
         return cls.from_dict(data, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
@@ -287,6 +279,22 @@ class RobertaPreLayerNormConfig:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
+
+
+def read_json_object(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON file holding an object.
+
+    Raises:
+        OSError: If the file is not UTF-8 JSON or holds something else than an object.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise OSError(f"{path} is not a valid JSON config file: {e}") from None
+    if not isinstance(data, dict):
+        raise OSError(f"{path} holds a JSON {type(data).__name__}, not an object of config values")
+    return data
 
 
 def _dtype_name(dtype: Any) -> str | None:

@@ -422,7 +422,8 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         if self.encoder.gradient_checkpointing and self.training:
             use_cache = False
 
-        batch, length = self.check_inputs(input_ids, inputs_embeds)
+        batch, length = self.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids,
+                                          encoder_hidden_states)
         past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
         device = (input_ids if input_ids is not None else inputs_embeds).device
         if position_ids is None:
@@ -525,24 +526,41 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         return Packing(batch, length, keep.flatten().nonzero().squeeze(1), attn_mask)
 
     # -------------------------------------------------------------------------------- input handling
-    def check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None) -> tuple[int, int]:
-        """Exactly one of ``input_ids`` / ``inputs_embeds``, of the right type and shape; returns (B, L)."""
+    def check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor | None,
+                     position_ids: Tensor | None, encoder_hidden_states: Tensor | None) -> tuple[int, int]:
+        """Exactly one of ``input_ids`` / ``inputs_embeds``; types and shapes that fit; returns (B, L)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids and inputs_embeds")
+        hidden = self.config.hidden_size
         if input_ids is not None:
-            if not isinstance(input_ids, Tensor):
-                raise TypeError(f"input_ids must be a torch.Tensor, got {type(input_ids).__name__}")
-            if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
-                raise TypeError(f"input_ids must hold integers, got dtype {input_ids.dtype}")
+            check_integer_tensor("input_ids", input_ids)
             if input_ids.dim() != 2:
                 raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
-            return input_ids.shape[0], input_ids.shape[1]
-        if not isinstance(inputs_embeds, Tensor) or not inputs_embeds.is_floating_point():
-            raise TypeError("inputs_embeds must be a floating-point torch.Tensor")
-        if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != self.config.hidden_size:
-            raise ValueError(f"inputs_embeds must have shape (batch, length, hidden_size={self.config.hidden_size}), "
-                             f"got {tuple(inputs_embeds.shape)}")
-        return inputs_embeds.shape[0], inputs_embeds.shape[1]
+            shape = tuple(input_ids.shape)
+        else:
+            if not isinstance(inputs_embeds, Tensor) or not inputs_embeds.is_floating_point():
+                raise TypeError("inputs_embeds must be a floating-point torch.Tensor")
+            if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != hidden:
+                raise ValueError(f"inputs_embeds must have shape (batch, length, hidden_size={hidden}), "
+                                 f"got {tuple(inputs_embeds.shape)}")
+            if inputs_embeds.dtype != self.dtype:
+                raise TypeError(f"inputs_embeds has dtype {inputs_embeds.dtype}, the model's weights {self.dtype}")
+            shape = tuple(inputs_embeds.shape[:2])
+        if shape[1] == 0:
+            raise ValueError(f"{'input_ids' if input_ids is not None else 'inputs_embeds'} is empty: length 0")
+        for name, ids in (("token_type_ids", token_type_ids), ("position_ids", position_ids)):
+            if ids is not None:
+                check_integer_tensor(name, ids)
+                if tuple(ids.shape) != shape and not (name == "position_ids" and tuple(ids.shape) == (1, shape[1])):
+                    raise ValueError(f"{name} has shape {tuple(ids.shape)}, the input {shape}")
+        if encoder_hidden_states is not None and (
+            not isinstance(encoder_hidden_states, Tensor) or encoder_hidden_states.dim() != 3
+            or encoder_hidden_states.shape[0] != shape[0] or encoder_hidden_states.shape[-1] != hidden
+        ):
+            got = tuple(encoder_hidden_states.shape) if isinstance(encoder_hidden_states, Tensor) else None
+            raise ValueError(f"encoder_hidden_states must have shape ({shape[0]}, encoder length, "
+                             f"hidden_size={hidden}), got {got}")
+        return shape
 
     def check_ranges(self, input_ids: Tensor | None, token_type_ids: Tensor, position_ids: Tensor,
                      total_length: int) -> None:
@@ -653,11 +671,40 @@ def classifier_dropout(config: RobertaPreLayerNormConfig) -> float:
     return config.hidden_dropout_prob if config.classifier_dropout is None else config.classifier_dropout
 
 
-def check_labels(labels: Tensor, expected: tuple[int, ...] | list[tuple[int, ...]], name: str = "labels") -> None:
+def check_integer_tensor(name: str, x: object) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integers, got dtype {x.dtype}")
+
+
+def check_labels(labels: Tensor, expected: tuple[int, ...] | list[tuple[int, ...]], name: str = "labels",
+                 *, classes: int | None = None) -> None:
+    """Labels of a fitting shape; with ``classes``, integer class ids in [0, classes) or the ignored -100."""
     shapes = expected if isinstance(expected, list) else [expected]
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
     if tuple(labels.shape) not in shapes:
         wanted = " or ".join(str(s) for s in shapes)
         raise ValueError(f"{name} has shape {tuple(labels.shape)}, which does not fit the logits: expected {wanted}")
+    if classes is not None:
+        check_integer_tensor(name, labels)
+        bad = labels[(labels != -100) & ((labels < 0) | (labels >= classes))]
+        if bad.numel():
+            raise ValueError(f"{name} holds class {int(bad[0])}, outside [0, {classes}) (use -100 to ignore a position)")
+
+
+def labels_touch_padding(labels: Tensor | None, attention_mask: Tensor | None, shift: int = 0) -> bool:
+    """Whether a label (not -100) sits on padding, where only the exact path has the reference's values.
+
+    ``shift=1`` is for the causal LM, whose label at t+1 is scored by the logits at t.
+    """
+    if labels is None or not isinstance(attention_mask, Tensor) or attention_mask.dim() != 2:
+        return False
+    if labels.shape != attention_mask.shape:
+        return False  # check_labels reports it
+    length = labels.shape[1]
+    return bool(((labels[:, shift:] != -100) & (attention_mask[:, :length - shift] == 0)).any())
 
 
 def tuple_output(loss: Tensor | None, *outputs: Any) -> tuple:
@@ -698,15 +745,16 @@ class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
         return_dict: bool | None = None,
     ) -> MaskedLMOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        outputs = self.roberta_prelayernorm(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            encoder_hidden_states, encoder_attention_mask, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True,
-        )
+        with self.exact_path(labels_touch_padding(labels, attention_mask)):
+            outputs = self.roberta_prelayernorm(
+                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                encoder_hidden_states, encoder_attention_mask, output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states, return_dict=True,
+            )
         hidden, packing = outputs.last_hidden_state, outputs.packing
         loss = None
         if labels is not None:
-            check_labels(labels, tuple(hidden.shape[:-1]))
+            check_labels(labels, tuple(hidden.shape[:-1]), classes=self.config.vocab_size)
             labels = labels.to(hidden.device)
         if labels is not None and self.training and self.roberta_prelayernorm.use_fast_path:
             # training: the LM head runs only where there is a label; logits are (num_labelled, vocab)
@@ -758,15 +806,16 @@ class RobertaPreLayerNormForCausalLM(RobertaPreLayerNormPreTrainedModel):
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if labels is not None:
             use_cache = False
-        outputs = self.roberta_prelayernorm(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
-            output_attentions, output_hidden_states, return_dict=True,
-        )
+        with self.exact_path(labels_touch_padding(labels, attention_mask, shift=1)):
+            outputs = self.roberta_prelayernorm(
+                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
+                output_attentions, output_hidden_states, return_dict=True,
+            )
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:
-            check_labels(labels, tuple(logits.shape[:-1]))
+            check_labels(labels, tuple(logits.shape[:-1]), classes=self.config.vocab_size)
             shifted = logits[:, :-1].reshape(-1, logits.shape[-1])
             loss = F.cross_entropy(shifted, labels[:, 1:].to(logits.device).reshape(-1))
         if not return_dict:
@@ -840,7 +889,7 @@ class RobertaPreLayerNormForSequenceClassification(RobertaPreLayerNormPreTrained
                 return F.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
             return F.mse_loss(logits, labels.to(logits.dtype))
         if problem_type == "single_label_classification":
-            check_labels(labels, [(batch,), (batch, 1)])
+            check_labels(labels, [(batch,), (batch, 1)], classes=num_labels)
             return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
         check_labels(labels, (batch, num_labels))
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
@@ -882,7 +931,7 @@ class RobertaPreLayerNormForMultipleChoice(RobertaPreLayerNormPreTrainedModel):
         logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
         loss = None
         if labels is not None:
-            check_labels(labels, (logits.shape[0],))
+            check_labels(labels, (logits.shape[0],), classes=num_choices)
             loss = F.cross_entropy(logits, labels.to(logits.device))
         if not return_dict:
             return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
@@ -912,14 +961,15 @@ class RobertaPreLayerNormForTokenClassification(RobertaPreLayerNormPreTrainedMod
         return_dict: bool | None = None,
     ) -> TokenClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        outputs = self.roberta_prelayernorm(
-            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
-        )
+        with self.exact_path(labels_touch_padding(labels, attention_mask)):
+            outputs = self.roberta_prelayernorm(
+                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+            )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
-            check_labels(labels, tuple(logits.shape[:-1]))
+            check_labels(labels, tuple(logits.shape[:-1]), classes=self.config.num_labels)
             loss = F.cross_entropy(logits.view(-1, self.config.num_labels), labels.to(logits.device).view(-1))
         if not return_dict:
             return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
@@ -952,18 +1002,14 @@ class RobertaPreLayerNormForQuestionAnswering(RobertaPreLayerNormPreTrainedModel
         return_dict: bool | None = None,
     ) -> QuestionAnsweringModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        base = self.roberta_prelayernorm
         # the loss normalises over every position, padding included: only the exact path has the
         # reference's values there, so a loss over a padded batch never takes the fast path
         exact = start_positions is not None and attention_mask is not None and bool((attention_mask == 0).any())
-        fast, base.use_fast_path = base.use_fast_path, base.use_fast_path and not exact
-        try:
-            outputs = base(
+        with self.exact_path(exact):
+            outputs = self.roberta_prelayernorm(
                 input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                 output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
             )
-        finally:
-            base.use_fast_path = fast
         logits = self.qa_outputs(outputs.last_hidden_state)
         start_logits, end_logits = (x.squeeze(-1).contiguous() for x in logits.split(1, dim=-1))
         loss = None

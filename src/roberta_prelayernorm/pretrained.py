@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from typing import Any, TypeVar
+from contextlib import contextmanager
+from typing import Any, Iterator, TypeVar
 
 import torch
 from torch import nn
@@ -97,6 +98,17 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         the reference's (meaningless) values; real tokens agree within float rounding.
         """
         self.base_model.use_fast_path = enabled
+
+    @contextmanager
+    def exact_path(self, when: bool = True) -> Iterator[None]:
+        """Within the block (if ``when``), run the exact reference computation even where the fast path could."""
+        base = self.base_model
+        saved = base.use_fast_path
+        base.use_fast_path = saved and not when
+        try:
+            yield
+        finally:
+            base.use_fast_path = saved
 
     # ----------------------------------------------------------------------- gradient checkpointing
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
@@ -203,10 +215,9 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         if info.missing_keys:
             logger.warning("Some weights of %s were not in the checkpoint at %s and are newly initialized: %s. "
                            "Train the model before using it for predictions.", cls.__name__, path, info.missing_keys)
-        unexpected = [k for k in info.unexpected_keys if not is_ignored_unexpected(k)]
-        if unexpected:
+        if info.unexpected_keys:
             logger.warning("Some weights of the checkpoint at %s were not used by %s: %s",
-                           path, cls.__name__, unexpected)
+                           path, cls.__name__, info.unexpected_keys)
         if info.mismatched_keys:
             logger.warning("Some weights of %s were newly initialized because their shapes did not fit: %s",
                            cls.__name__, info.mismatched_keys)
@@ -220,12 +231,15 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         Works on a model whose storage is uninitialised (built on the meta device, then ``to_empty``).
         """
         state = match_prefix(state, set(self.state_dict()), self.base_model_prefix)
+        if "lm_head.decoder.bias" in state:  # the bias the decoder applies (untied files keep it apart)
+            state["lm_head.bias"] = state["lm_head.decoder.bias"]
         own = self.state_dict(keep_vars=True)
         tied = self.tied_aliases()
         info = LoadingInfo()
         for key, tensor in state.items():
             if key not in own:
-                info.unexpected_keys.append(key)
+                if not is_ignored_unexpected(key):
+                    info.unexpected_keys.append(key)
             elif own[key].shape != tensor.shape:
                 info.mismatched_keys.append((key, tuple(tensor.shape), tuple(own[key].shape)))
         if info.mismatched_keys and not ignore_mismatched_sizes:
@@ -242,7 +256,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
                 own[key].copy_(tensor)
         self.tie_weights()
         present = set(loadable) | {alias for alias, source in tied.items() if source in loadable}
-        info.missing_keys = [k for k in own if k not in present]
+        info.missing_keys = [k for k in own if k not in present and k not in mismatched]
         for key in info.missing_keys + sorted(mismatched):
             module_name, _, param_name = key.rpartition(".")
             module = self.get_submodule(module_name)
@@ -258,6 +272,11 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
             if self.config.tie_word_embeddings:
                 aliases["lm_head.decoder.weight"] = f"{self.base_model_prefix}.embeddings.word_embeddings.weight"
         return aliases
+
+    def saved_aliases(self) -> set[str]:
+        """Aliases that are not written: all, except the decoder bias of an untied head, which
+        ``transformers`` >= 5 reads from its own key."""
+        return {a for a in self.tied_aliases() if self.config.tie_word_embeddings or a != "lm_head.decoder.bias"}
 
     def save_pretrained(
         self,
@@ -281,11 +300,13 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         if not is_main_process:
             return
         state = dict(self.state_dict() if state_dict is None else state_dict)
-        for alias in self.tied_aliases():
+        for alias in self.saved_aliases():
             state.pop(alias, None)
         config = self.config.to_dict()
         config["architectures"] = [type(self).__name__]
         config["torch_dtype"] = str(self.dtype).removeprefix("torch.")
+        if "dtype" in config:  # the name newer files use: both must say the same
+            config["dtype"] = config["torch_dtype"]
         config_json = RobertaPreLayerNormConfig.from_dict(config).to_json_string()
         save_weights(os.fspath(save_directory), state, config_json, max_shard_size)
 

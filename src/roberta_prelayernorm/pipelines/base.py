@@ -1,0 +1,261 @@
+"""What every task pipeline shares: loading, devices, encoding with truncation, length-sorted batches.
+
+A task module defines a :class:`Pipeline` subclass with its ``task`` name, the model class it needs
+(``model_class``), the state-dict prefixes of that class's head (``head_keys``, checked to be in the
+checkpoint), the parameters a call takes (``parameters``, with defaults) and ``__call__``.
+
+Models run in batches of inputs sorted by length, padded on the right. The fast path of the model
+leaves zeros at padding positions, so pipelines read only the positions of real tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+logger = logging.getLogger("roberta_prelayernorm")
+
+DEFAULT_MODEL_ENV = "RPLN_DEFAULT_MODEL"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # src/roberta_prelayernorm
+
+
+# --------------------------------------------------------------------------------------- the default
+def default_model_path(task: str | None = None) -> str:
+    """The model used when none is given: the first folder with a ``config.json`` among
+
+    1. ``$RPLN_DEFAULT_MODEL``;
+    2. ``roberta_prelayernorm/models/<task>`` then ``roberta_prelayernorm/models/default`` inside the
+       installed package (a fine-tuned head per task may sit beside the pretrained default);
+    3. ``models/<task>`` then ``models/default`` at the root of a source checkout (``pip install -e``).
+
+    Raises:
+        OSError: If none exists.
+    """
+    env = os.environ.get(DEFAULT_MODEL_ENV)
+    if env:
+        if not os.path.isfile(os.path.join(env, "config.json")):
+            raise OSError(f"${DEFAULT_MODEL_ENV}={env} is not a model folder (no config.json)")
+        return env
+    names = ([task] if task else []) + ["default"]
+    roots = [PACKAGE_DIR / "models", PACKAGE_DIR.parent.parent / "models"]
+    for root in roots:
+        for name in names:
+            if (root / name / "config.json").is_file():
+                return str(root / name)
+    raise OSError("no model given and no default model is installed: pass a model folder or hub id "
+                  f"(model=... or --model), or set ${DEFAULT_MODEL_ENV}")
+
+
+# --------------------------------------------------------------------------------------- model loading
+def resolve_device(device: Any) -> torch.device:
+    """None or -1 → CPU; an int → that CUDA device; strings and ``torch.device`` as torch reads them."""
+    if device is None or (isinstance(device, int) and device < 0):
+        return torch.device("cpu")
+    if isinstance(device, int):
+        return torch.device("cuda", device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from None
+
+
+def resolve_dtype(dtype: Any) -> torch.dtype | str | None:
+    """None, "auto", a torch dtype or its name ("float16", "bf16", "fp32") → what from_pretrained takes."""
+    if dtype is None or dtype == "auto" or isinstance(dtype, torch.dtype):
+        return dtype
+    aliases = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16", "float": "float32"}
+    name = aliases.get(str(dtype), str(dtype)).removeprefix("torch.")
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise ValueError(f"unknown dtype {dtype!r}: use float32, float16, bfloat16 or auto")
+    return value
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Silence the loader's missing-weights warnings: the pipeline checks the head itself."""
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def load_model(model_class: type, path: str, *, head_keys: Sequence[str], task: str, dtype: Any = None,
+               hub: dict[str, Any] | None = None, **init_kwargs: Any) -> torch.nn.Module:
+    """``model_class.from_pretrained(path)``, refusing a checkpoint that lacks the head of the task.
+
+    Args:
+        hub: ``revision``, ``token``, ``cache_dir``, ``local_files_only`` for hub ids.
+        **init_kwargs: Constructor arguments such as ``add_pooling_layer=False``.
+
+    Raises:
+        ValueError: If the checkpoint has none of the head's weights (say, a masked LM folder given to
+            text-classification). ``OSError`` if the folder or hub id cannot be read.
+    """
+    from ..configuration import RobertaPreLayerNormConfig
+
+    hub = hub or {}
+    config = RobertaPreLayerNormConfig.from_pretrained(path, **hub)
+    with _quiet_loading():
+        model, info = model_class.from_pretrained(path, config=config, dtype=resolve_dtype(dtype),
+                                                  output_loading_info=True, **hub, **init_kwargs)
+    missing = info["missing_keys"]
+    head_missing = [k for k in missing if any(k.startswith(p) for p in head_keys)]
+    if head_missing:
+        saved = ", ".join(config.architectures or []) or "a model without this head"
+        raise ValueError(f"{path} holds {saved}, which has no {task} head ({head_missing[0]} is not in the "
+                         f"checkpoint): {task} needs a {model_class.__name__} checkpoint")
+    base_missing = [k for k in missing if k not in head_missing and ".pooler." not in f".{k}"]
+    if base_missing:
+        logger.warning("%s: %d weights were not in the checkpoint and are random (%s, ...)",
+                       path, len(base_missing), base_missing[0])
+    return model
+
+
+# ------------------------------------------------------------------------------------------ encoding
+@dataclass
+class Encoded:
+    """One model input: token ids and what post-processing needs (offsets, special tokens, the encoding)."""
+
+    ids: list[int]
+    index: int  # which input of the call it belongs to
+    encoding: Any = None  # the tokenizers.Encoding (offsets, words, sequence ids)
+    extra: Any = None  # task-specific (e.g. the window number)
+
+
+class Pipeline:
+    """Base class of the task pipelines; build them with :func:`roberta_prelayernorm.pipelines.pipeline`.
+
+    Args:
+        model: The model, in eval mode (moved to ``device``).
+        tokenizer: Its tokenizer.
+        device: Where to run (default CPU).
+        batch_size: Inputs per forward pass.
+        **parameters: Defaults for the task's call parameters (overridden per call).
+    """
+
+    task: ClassVar[str] = ""
+    model_class: ClassVar[str] = "RobertaPreLayerNormModel"
+    init_kwargs: ClassVar[dict[str, Any]] = {}  # constructor arguments when loading model_class
+    head_keys: ClassVar[tuple[str, ...]] = ()
+    parameters: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, model: torch.nn.Module, tokenizer: Any, *, device: Any = None, batch_size: int = 8,
+                 **parameters: Any) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.check_model(model)
+        self.defaults = self.call_parameters(parameters)
+        self._warned: set[str] = set()
+
+    # ------------------------------------------------------------------------------- configuration
+    def check_model(self, model: torch.nn.Module) -> None:
+        """Raises ``TypeError`` when the model object is not of the class the task needs."""
+        from .. import modeling
+
+        needed = getattr(modeling, self.model_class)
+        if self.model_class != "RobertaPreLayerNormModel" and not isinstance(model, needed):
+            raise TypeError(f"{self.task} needs a {self.model_class}, got a {type(model).__name__}")
+
+    def call_parameters(self, given: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``given`` on top of ``base`` (the pipeline's defaults); unknown names raise ``TypeError``."""
+        unknown = sorted(set(given) - set(self.parameters))
+        if unknown:
+            raise TypeError(f"{self.task} takes no parameter {unknown[0]!r}; it takes {sorted(self.parameters)}")
+        merged = dict(self.parameters if base is None else base)
+        merged.update(given)
+        return merged
+
+    @property
+    def max_tokens(self) -> int:
+        """Most tokens (special ones included) one model input may have."""
+        config = self.model.config
+        if config.position_embedding_type == "absolute":
+            limit = config.max_position_embeddings - config.pad_token_id - 1
+        else:
+            limit = config.max_position_embeddings
+        return min(limit, int(getattr(self.tokenizer, "model_max_length", limit)))
+
+    def warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message)
+
+    # ------------------------------------------------------------------------------------ encoding
+    def encode(self, texts: Sequence[Any], pairs: Sequence[Any] | None = None, **options: Any) -> list[Any]:
+        """Each text (or pair) as a ``tokenizers.Encoding``, truncated to :attr:`max_tokens` with one warning.
+
+        Raises:
+            ValueError: For an empty text (nothing to run the model on).
+        """
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"input {i} must be a str, got {type(text).__name__}")
+            if not text.strip():
+                raise ValueError(f"input {i} is an empty string")
+        items = list(texts) if pairs is None else [list(p) for p in zip(texts, pairs)]
+        encodings = self.tokenizer(items, verbose=False, **options).encodings
+        limit = self.max_tokens
+        too_long = [i for i, e in enumerate(encodings) if len(e.ids) > limit]
+        if too_long:
+            self.warn_once("truncated", f"{len(too_long)} of {len(encodings)} inputs are longer than the model's "
+                                        f"{limit} tokens and were truncated (input {too_long[0]} first)")
+            strategy = "longest_first" if pairs is None else "only_second"
+            short = self.tokenizer([items[i] for i in too_long], truncation=strategy, max_length=limit,
+                                   verbose=False, **options).encodings
+            for i, e in zip(too_long, short):
+                encodings[i] = e
+        return encodings
+
+    # ------------------------------------------------------------------------------------- batching
+    def batches(self, rows: Sequence[Encoded], progress: Callable[[int], None] | None = None
+                ) -> Iterator[tuple[list[Encoded], dict[str, torch.Tensor]]]:
+        """Rows sorted by length (longest first), in padded batches of ``batch_size`` on the device.
+
+        Yields ``(rows of the batch, {"input_ids", "attention_mask"})``; after each batch
+        ``progress(number of rows in it)`` is called.
+        """
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i].ids))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            chunk = [rows[i] for i in order[start:start + self.batch_size]]
+            width = len(chunk[0].ids)
+            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for r, row in enumerate(chunk):
+                ids[r, :len(row.ids)] = torch.tensor(row.ids, dtype=torch.long)
+                mask[r, :len(row.ids)] = 1
+            yield chunk, {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+            if progress is not None:
+                progress(len(chunk))
+
+    def __call__(self, inputs: Any, **parameters: Any) -> Any:  # pragma: no cover - every task defines it
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(task={self.task!r}, model={type(self.model).__name__}, "
+                f"device={self.device}, batch_size={self.batch_size})")
+
+
+def as_batch(inputs: Any, kind: type | tuple[type, ...] = str) -> tuple[list[Any], bool]:
+    """``(list of inputs, whether one input was given)``; a list of one stays a list."""
+    if isinstance(inputs, kind):
+        return [inputs], True
+    if isinstance(inputs, (list, tuple)):
+        if not inputs:
+            raise ValueError("no inputs: the list is empty")
+        return list(inputs), False
+    raise TypeError(f"expected a str or a list of them, got {type(inputs).__name__}")
