@@ -284,3 +284,23 @@ def test_device_dtype_and_auto_classes(tmp_folder: Path) -> None:
     assert type(loaded) is rp.RobertaPreLayerNormForTokenClassification
     for a, b in zip(loaded.parameters(), model.parameters()):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("is_decoder", [False, True])
+def test_fast_path_compiles_without_graph_breaks(is_decoder: bool) -> None:
+    """The encoder of the fast path traces into one graph (fullgraph=True) and gives the same numbers;
+    under compilation attention takes the padded layout, so both attention variants are compared."""
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny(is_decoder=is_decoder)))).eval()
+    ids, mask = batch(3, 9)
+    torch._dynamo.reset()
+    with torch.no_grad():
+        eager = model(ids, mask, use_cache=False).last_hidden_state
+        model.set_fast_path(False)
+        exact = model(ids, mask, use_cache=False).last_hidden_state
+        model.set_fast_path(True)
+        model.encoder.forward_fast = torch.compile(model.encoder.forward_fast, fullgraph=True, backend="eager")
+        compiled = model(ids, mask, use_cache=False).last_hidden_state
+    real = mask.bool()
+    torch.testing.assert_close(compiled[real], eager[real], atol=ATOL, rtol=0)
+    torch.testing.assert_close(compiled[real], exact[real], atol=ATOL, rtol=0)

@@ -84,16 +84,18 @@ def position_ids_from_input_ids(input_ids: Tensor, padding_idx: int, past_length
 class Packing:
     """The layout of the fast path: the real tokens of a (B, L) batch packed into (T,) rows.
 
-    Everything but attention runs on the packed rows, so no work is spent on padding. Attention
-    scatters query/key/value back into the padded (B, L) layout for one ``scaled_dot_product_attention``
-    call and gathers the result. Without padding ``indices`` is None and nothing is moved.
+    Everything but attention runs on the packed rows, so no work is spent on padding. Attention runs
+    once per sequence on that sequence's rows (no mask, no padding); under ``torch.compile``, whose
+    graphs cannot loop over data-dependent lengths, it scatters the rows back into the padded layout
+    for one masked call instead. Without padding ``indices`` is None and nothing is moved.
     """
 
     batch: int
     length: int
+    causal: bool = False  # decoder self-attention
     indices: Tensor | None = None  # (T,) positions of real tokens in the flattened batch
+    lengths: list[int] | None = None  # real tokens per sequence (their rows are consecutive)
     attn_mask: Tensor | None = None  # (B, 1, 1 or L, L) bool, True where attention is allowed
-    is_causal: bool = False  # causal without padding: SDPA builds the mask itself
 
     def pack(self, x: Tensor) -> Tensor:
         """(B, L, ...) → (T, ...)."""
@@ -194,12 +196,21 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
 
     def forward_fast(self, hidden_states: Tensor, packing: Packing) -> Tensor:
         """Self-attention on packed rows (T, H) → context (T, H); see ``Packing``."""
-        qkv = packing.unpack(self.fused_qkv(hidden_states))  # (B, L, 3H)
-        qkv = qkv.view(packing.batch, packing.length, 3, self.num_heads, self.head_dim)
+        qkv = self.fused_qkv(hidden_states)  # (T, 3H), or (B, L, 3H) without padding
+        dropout_p = self.dropout_p if self.training else 0.0
+        if packing.lengths is not None and not torch.compiler.is_compiling():
+            contexts = []
+            for rows in qkv.split(packing.lengths):  # one sequence: (n, 3H)
+                query, key, value = rows.view(1, -1, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+                context = F.scaled_dot_product_attention(query, key, value, is_causal=packing.causal,
+                                                         dropout_p=dropout_p)
+                contexts.append(context[0].transpose(0, 1).flatten(1))  # (n, H)
+            return torch.cat(contexts)
+        qkv = packing.unpack(qkv).view(packing.batch, packing.length, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4)  # each (B, heads, L, D)
         context = F.scaled_dot_product_attention(
-            query, key, value, attn_mask=packing.attn_mask, is_causal=packing.is_causal,
-            dropout_p=self.dropout_p if self.training else 0.0,
+            query, key, value, attn_mask=packing.attn_mask, dropout_p=dropout_p,
+            is_causal=packing.causal and packing.attn_mask is None,
         )
         return packing.pack(context.transpose(1, 2).flatten(2))
 
@@ -510,20 +521,20 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             return None
         causal = self.config.is_decoder
         if attention_mask is None:
-            return Packing(batch, length, is_causal=causal)
+            return Packing(batch, length, causal)
         if not isinstance(attention_mask, Tensor) or tuple(attention_mask.shape) != (batch, length):
             return None  # the exact path explains what is wrong, or handles 3-D masks
         keep = attention_mask != 0
         if not bool(((attention_mask == 1) | ~keep).all()):
             return None
         if bool(keep.all()):
-            return Packing(batch, length, is_causal=causal)
+            return Packing(batch, length, causal)
         if not bool(keep[:, 0].all()):
             return None
         attn_mask = keep[:, None, None, :]
         if causal:
             attn_mask = attn_mask & torch.ones(length, length, dtype=torch.bool, device=keep.device).tril()
-        return Packing(batch, length, keep.flatten().nonzero().squeeze(1), attn_mask)
+        return Packing(batch, length, causal, keep.flatten().nonzero().squeeze(1), keep.sum(1).tolist(), attn_mask)
 
     # -------------------------------------------------------------------------------- input handling
     def check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor | None,
