@@ -1,0 +1,244 @@
+"""The accuracy cost and speed of each precision option against fp32, on a fixed input set.
+
+    python benchmarks/bench_precision.py [--sentences 64] [--repeats 3] [--threads 2] [--model models/default]
+
+For each precision (bf16 and fp16 with converted weights and with autocast, int8 dynamic quantisation)
+it reports, against the same model in fp32 on the same inputs:
+  - MLM top-1 agreement: the share of <mask> positions whose most likely token is the same;
+  - classification agreement: the share of texts whose argmax class is the same (sequence
+    classification head, randomly initialised with a fixed seed: no fine-tuned head is at hand);
+  - the largest absolute difference of the MLM logits at <mask> positions and of the class logits,
+    and the largest |fp32 MLM logit| for scale;
+  - speed: real tokens/s of encoder + classification head on one batch, interleaved with fp32.
+Models: RoBERTa-base size with random weights (random ids, 15% masked), and the bundled model at
+models/default when it is there (template sentences through its tokenizer). Random weights give
+near-ties among 50k vocabulary logits, so their MLM agreement is a pessimistic bound: a trained
+model's top-1 has a wider margin. fp16 on a CPU without fp16 arithmetic runs emulated: its accuracy
+is that of fp16 anywhere, its speed is marked "emulated". Writes benchmarks/results/precision.json and
+prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import os
+import sys
+from contextlib import nullcontext
+from typing import Callable
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import BASE, interleaved  # noqa: E402
+
+import roberta_prelayernorm as rp  # noqa: E402
+from roberta_prelayernorm.modeling import RobertaPreLayerNormClassificationHead  # noqa: E402
+from roberta_prelayernorm.precision import autocast, to_precision, unsupported_reason  # noqa: E402
+
+# (label, precision, how): "weights" converts the model, "autocast" keeps fp32 weights
+VARIANTS = [("fp32", "fp32", "weights"), ("bf16", "bf16", "weights"), ("bf16 autocast", "bf16", "autocast"),
+            ("fp16", "fp16", "weights"), ("fp16 autocast", "fp16", "autocast"), ("int8 dynamic", "int8", "weights")]
+BATCH = 16
+MASK_RATE = 0.15
+
+SUBJECTS = ["The old man", "A young girl", "My neighbour", "The teacher", "Our team", "The small dog", "Every student",
+            "The doctor"]
+VERBS = ["walked to", "looked at", "painted", "visited", "talked about", "cleaned", "remembered", "found"]
+OBJECTS = ["the river near the town", "a house on the hill", "the library after school", "an empty room upstairs",
+           "the market in the morning", "a letter from his brother", "the garden behind the church",
+           "the train to the city"]
+
+
+def sentences(n: int) -> list[str]:
+    """n deterministic English sentences from the templates above."""
+    gen = torch.Generator().manual_seed(0)
+    pick = lambda words: words[int(torch.randint(len(words), (1,), generator=gen))]  # noqa: E731
+    return [f"{pick(SUBJECTS)} {pick(VERBS)} {pick(OBJECTS)}." for _ in range(n)]
+
+
+def mask_positions(ids: torch.Tensor, special: torch.Tensor, mask_id: int, gen: torch.Generator) -> torch.Tensor:
+    """Replace MASK_RATE of the non-special tokens of a 1-D sequence (at least one) by ``mask_id``."""
+    candidates = (~special).nonzero().squeeze(1)
+    count = max(1, round(MASK_RATE * len(candidates)))
+    chosen = candidates[torch.randperm(len(candidates), generator=gen)[:count]]
+    ids = ids.clone()
+    ids[chosen] = mask_id
+    return ids
+
+
+def pad(rows: list[torch.Tensor], pad_id: int) -> list[dict[str, torch.Tensor]]:
+    """Batches of BATCH right-padded rows with their attention masks."""
+    batches = []
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start:start + BATCH]
+        ids = torch.full((len(chunk), max(len(r) for r in chunk)), pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, r in enumerate(chunk):
+            ids[i, :len(r)], mask[i, :len(r)] = r, 1
+        batches.append({"input_ids": ids, "attention_mask": mask})
+    return batches
+
+
+def random_inputs(n: int, vocab: int, mask_id: int) -> list[dict[str, torch.Tensor]]:
+    """n sequences of 8-40 random tokens between <s> and </s>, 15% of them masked."""
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for _ in range(n):
+        length = int(torch.randint(8, 41, (1,), generator=gen))
+        ids = torch.cat([torch.tensor([0]), torch.randint(3, mask_id, (length - 2,), generator=gen), torch.tensor([2])])
+        special = torch.zeros(length, dtype=torch.bool)
+        special[[0, -1]] = True
+        rows.append(mask_positions(ids, special, mask_id, gen))
+    return pad(rows, pad_id=1)
+
+
+def tokenizer_inputs(folder: str, n: int) -> tuple[list[dict[str, torch.Tensor]], int]:
+    tokenizer = rp.AutoTokenizer.from_pretrained(folder)
+    gen = torch.Generator().manual_seed(0)
+    special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+    rows = []
+    for text in sentences(n):
+        ids = torch.tensor(tokenizer(text)["input_ids"])
+        rows.append(mask_positions(ids, torch.isin(ids, special_ids), tokenizer.mask_token_id, gen))
+    return pad(rows, pad_id=tokenizer.pad_token_id), tokenizer.mask_token_id
+
+
+def weight_megabytes(*modules: torch.nn.Module) -> float:
+    """Size of the serialised weights (tied tensors once; int8 modules with their packed weights)."""
+    buffer = io.BytesIO()
+    torch.save([m.state_dict() for m in modules], buffer)
+    return buffer.tell() / 2**20
+
+
+def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: list[dict], mask_id: int,
+            repeats: int) -> list[dict]:
+    """Every variant against fp32 on ``batches``; returns one row per variant."""
+    runs: dict[str, tuple[torch.nn.Module, torch.nn.Module, Callable]] = {}
+    notes: dict[str, str] = {}
+    for label, precision, how in VARIANTS:
+        reason = unsupported_reason(precision)
+        if reason is not None and unsupported_reason(precision, allow_emulated=True) is not None:
+            print(f"{name}: skipping {label}: {reason}", file=sys.stderr)
+            continue
+        if reason is not None:
+            notes[label] = "emulated"
+        if how == "autocast":
+            runs[label] = (mlm, head, lambda p=precision: autocast(p, allow_emulated=True))
+        else:
+            converted = [m if precision == "fp32" else to_precision(copy.deepcopy(m), precision, allow_emulated=True)
+                         for m in (mlm, head)]
+            runs[label] = (*converted, nullcontext)
+
+    def classify(label: str, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder, then the classification head: the hidden states and the class logits."""
+        model, cls, context = runs[label]
+        with context():
+            hidden = model.roberta_prelayernorm(**batch).last_hidden_state
+            return hidden, cls(hidden)
+
+    results: dict[str, dict[str, torch.Tensor]] = {}
+    with torch.inference_mode():
+        for label, (model, _, context) in runs.items():
+            mlm_logits, cls_logits = [], []
+            for batch in batches:
+                hidden, logits = classify(label, batch)
+                with context():  # the LM head only at <mask> positions, as fill-mask runs it
+                    mlm_logits.append(model.lm_head(hidden[batch["input_ids"] == mask_id]).float())
+                cls_logits.append(logits.float())
+            results[label] = {"mlm": torch.cat(mlm_logits), "cls": torch.cat(cls_logits)}
+            print(f"{name}: {label} computed", file=sys.stderr, flush=True)
+        timing_batch = batches[0]
+        times = interleaved({label: lambda label=label: classify(label, timing_batch) for label in runs},
+                            repeats, warmup=1)
+
+    reference = results["fp32"]
+    tokens = int(timing_batch["attention_mask"].sum())
+    rows = []
+    for label, out in results.items():
+        model, cls, _ = runs[label]
+        rows.append({
+            "model": name, "precision": label,
+            "mlm_top1_agreement": (out["mlm"].argmax(-1) == reference["mlm"].argmax(-1)).float().mean().item(),
+            "cls_argmax_agreement": (out["cls"].argmax(-1) == reference["cls"].argmax(-1)).float().mean().item(),
+            "mlm_max_abs_logit_diff": (out["mlm"] - reference["mlm"]).abs().max().item(),
+            "cls_max_abs_logit_diff": (out["cls"] - reference["cls"]).abs().max().item(),
+            "mlm_max_abs_logit_fp32": reference["mlm"].abs().max().item(),
+            "masked_positions": len(reference["mlm"]), "texts": len(reference["cls"]),
+            "tokens_per_s": tokens / times[label], "speed_vs_fp32": times["fp32"] / times[label],
+            "weights_mb": weight_megabytes(model, cls) if label == "fp32" or not label.endswith("autocast") else None,
+            "note": notes.get(label, ""),
+        })
+    return rows
+
+
+def random_base_model() -> tuple[torch.nn.Module, torch.nn.Module]:
+    torch.manual_seed(0)
+    config = rp.RobertaPreLayerNormConfig(**BASE, num_labels=3)
+    mlm = rp.RobertaPreLayerNormForMaskedLM(config).eval()
+    return mlm, RobertaPreLayerNormClassificationHead(config).eval()
+
+
+def bundled_model(folder: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    mlm = rp.RobertaPreLayerNormForMaskedLM.from_pretrained(folder).eval()
+    torch.manual_seed(0)
+    config = copy.deepcopy(mlm.config)
+    config.num_labels = 3
+    return mlm, RobertaPreLayerNormClassificationHead(config).eval()
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| model | precision | MLM top-1 agreement | class agreement | max abs diff: MLM logits | "
+             "max abs diff: class logits | speed vs fp32 | weights |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        speed = f"{r['speed_vs_fp32']:.2f}x" + (f" ({r['note']})" if r["note"] else "")
+        size = f"{r['weights_mb']:.0f} MB" if r["weights_mb"] is not None else "(fp32)"
+        lines.append(f"| {r['model']} | {r['precision']} | {r['mlm_top1_agreement']:.1%} | "
+                     f"{r['cls_argmax_agreement']:.1%} | {r['mlm_max_abs_logit_diff']:.3g} "
+                     f"(of {r['mlm_max_abs_logit_fp32']:.3g}) | {r['cls_max_abs_logit_diff']:.3g} | {speed} | {size} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sentences", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parser.add_argument("--model", default=os.path.join(root, "models", "default"),
+                        help="a trained model folder to measure as well, when it exists")
+    parser.add_argument("--skip-random", action="store_true", help="measure only --model")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    rows = []
+    if not args.skip_random:
+        mlm, head = random_base_model()
+        batches = random_inputs(args.sentences, BASE["vocab_size"], mask_id=BASE["vocab_size"] - 1)
+        rows += measure("RoBERTa-base size, random weights", mlm, head, batches, BASE["vocab_size"] - 1, args.repeats)
+        del mlm, head
+    if os.path.isfile(os.path.join(args.model, "config.json")):
+        mlm, head = bundled_model(args.model)
+        batches, mask_id = tokenizer_inputs(args.model, args.sentences)
+        rows += measure(os.path.basename(os.path.normpath(args.model)), mlm, head, batches, mask_id, args.repeats)
+    else:
+        print(f"no model at {args.model}: measured the random-weight model only", file=sys.stderr)
+
+    print(table(rows))
+    machine = {"threads": args.threads, "torch": torch.__version__,
+               "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+               "native": {p: unsupported_reason(p) is None for p in ("bf16", "fp16", "int8")}}
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "precision.json")
+    with open(path, "w") as f:
+        json.dump({**machine, "sentences": args.sentences, "batch": BATCH, "mask_rate": MASK_RATE, "rows": rows},
+                  f, indent=2)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Inference precision: fp32, bf16 and fp16 (converted weights or autocast), and int8 for CPUs.
+
+    model = to_precision(model, "bf16")             # weights in bfloat16; the forward follows them
+    with autocast("bf16"):                          # weights stay fp32; matmuls run in bfloat16,
+        outputs = model(**inputs)                   # LayerNorm and softmax stay in fp32
+    model = to_precision(model, "int8")             # nn.Linear → int8 weights, int8 activations (CPU)
+
+Converted weights halve the memory and are the fastest; autocast keeps the fp32 weights and is a little
+more accurate (normalisations stay in fp32). int8 is dynamic quantisation: each ``nn.Linear`` gets
+per-tensor int8 weights and quantises its input on the fly, so no calibration data is needed.
+
+A precision the processor has no arithmetic for is an error rather than a silent slowdown: fp16 on a
+CPU without AVX512-FP16/AMX-FP16 runs emulated, slower than fp32 (``allow_emulated=True`` runs it
+anyway, e.g. to measure its accuracy), and int8 dynamic quantisation runs on CPUs only.
+The accuracy cost of each option against fp32 is measured by ``benchmarks/bench_precision.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
+
+# precision name → the dtype of weights and activations (int8: of the quantised weights)
+PRECISIONS: dict[str, torch.dtype] = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+    "int8": torch.qint8,
+}
+_ALIASES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "qint8": "int8"}
+_DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16", torch.qint8: "int8"}
+
+
+def resolve_precision(precision: str | torch.dtype) -> str:
+    """``"bf16"``, ``"bfloat16"`` or ``torch.bfloat16`` → ``"bf16"``; anything else is a ValueError."""
+    if isinstance(precision, torch.dtype):
+        name = _DTYPE_NAMES.get(precision)
+    elif isinstance(precision, str):
+        key = precision.lower().removeprefix("torch.")
+        name = key if key in PRECISIONS else _ALIASES.get(key)
+    else:
+        name = None
+    if name is None:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    return name
+
+
+def _cpu_native(precision: str) -> bool:
+    """Whether this CPU has matmul kernels for ``precision`` (oneDNN's own check where torch has it)."""
+    if precision in ("fp32", "int8"):
+        return True
+    probe = "_is_mkldnn_bf16_supported" if precision == "bf16" else "_is_mkldnn_fp16_supported"
+    try:
+        return bool(getattr(torch.ops.mkldnn, probe)())
+    except (AttributeError, RuntimeError):  # a torch without these probes: ask for the instructions directly
+        cpu = torch.cpu
+        if precision == "bf16":
+            checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        else:
+            checks = ("_is_amx_fp16_supported",)
+        return any(bool(getattr(cpu, c, lambda: False)()) for c in checks)
+
+
+def _trial(dtype: torch.dtype, device: torch.device) -> str | None:
+    """Run a tiny matmul in ``dtype`` on ``device``; the error text if it cannot."""
+    try:
+        a = torch.ones(4, 4, dtype=dtype, device=device)
+        (a @ a).sum().item()
+    except (RuntimeError, TypeError, NotImplementedError) as e:
+        return str(e).splitlines()[0]
+    return None
+
+
+def unsupported_reason(precision: str | torch.dtype, device: str | torch.device | None = None, *,
+                       allow_emulated: bool = False) -> str | None:
+    """Why ``precision`` cannot run on ``device`` (default: CPU), or None when it can.
+
+    Args:
+        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"int8"`` (or the matching torch dtype).
+        device: Where the model runs.
+        allow_emulated: Accept a dtype that this processor only emulates (slower than fp32).
+    """
+    name = resolve_precision(precision)
+    device = torch.device("cpu" if device is None else device)
+    if name == "int8":
+        if device.type != "cpu":
+            return (f"precision 'int8' (dynamic quantisation) runs on CPUs only, not on {device}; "
+                    f"use 'bf16' or 'fp16' there")
+        engine = torch.backends.quantized.engine
+        if engine == "none" or engine not in torch.backends.quantized.supported_engines:
+            return "precision 'int8' needs a quantised CPU engine (fbgemm/x86/onednn/qnnpack), and this torch has none"
+        return None
+    if name == "fp32":
+        return None
+    dtype = PRECISIONS[name]
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return f"precision {name!r} was asked for on {device}, but CUDA is not available"
+        if name == "bf16" and not torch.cuda.is_bf16_supported():
+            return f"precision 'bf16' is not supported by this GPU ({torch.cuda.get_device_name(device)}); use 'fp16'"
+        return None
+    error = _trial(dtype, device)
+    if error is not None:
+        return f"precision {name!r} does not run on {device}: {error}"
+    if device.type == "cpu" and not allow_emulated and not _cpu_native(name):
+        need = "AVX512 or ARM BF16" if name == "bf16" else "AVX512-FP16, AMX-FP16 or an ARM CPU with FP16"
+        other = "'bf16' or 'fp32'" if name == "fp16" and _cpu_native("bf16") else "'fp32'"
+        return (f"precision {name!r} is not supported natively by this CPU (it needs {need}): it would run "
+                f"emulated, slower than fp32. Use {other}, or pass allow_emulated=True to run it anyway")
+    return None
+
+
+def check_supported(precision: str | torch.dtype, device: str | torch.device | None = None, *,
+                    allow_emulated: bool = False) -> str:
+    """Like :func:`unsupported_reason`, but raises; returns the canonical precision name.
+
+    Raises:
+        ValueError: naming the precision, when it is unknown or cannot run on ``device``.
+    """
+    name = resolve_precision(precision)
+    reason = unsupported_reason(name, device, allow_emulated=allow_emulated)
+    if reason is not None:
+        raise ValueError(reason)
+    return name
+
+
+def is_quantized(model: nn.Module) -> bool:
+    """Whether ``model`` holds int8 dynamically quantised modules."""
+    return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    tensor = next(model.parameters(), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
+
+
+def to_precision(model: M, precision: str | torch.dtype, *, device: str | torch.device | None = None,
+                 allow_emulated: bool = False) -> M:
+    """Convert ``model`` in place for inference in ``precision`` (and move it to ``device``); returns it.
+
+    ``"fp32"``, ``"bf16"`` and ``"fp16"`` convert every floating-point weight (``model.to(dtype)``);
+    the forward then computes in that dtype. ``"int8"`` replaces each ``nn.Linear`` (the LM head's
+    decoder included) by a dynamically quantised one, on CPU; embeddings and LayerNorms stay fp32.
+
+    Args:
+        model: Any ``nn.Module``, usually one of the seven model classes.
+        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"int8"`` (or the torch dtype).
+        device: Move the model there first (default: where it is).
+        allow_emulated: Accept a dtype this processor only emulates (slower than fp32, same numbers).
+
+    Returns:
+        ``model`` itself, converted.
+
+    Raises:
+        ValueError: naming the precision, when it is unknown, not supported by the processor, int8
+            on a GPU, or when ``model`` is already int8 (quantisation cannot be undone: load it again).
+    """
+    name = resolve_precision(precision)
+    target = torch.device(device) if device is not None else _model_device(model)
+    check_supported(name, target, allow_emulated=allow_emulated)
+    if is_quantized(model):
+        raise ValueError(f"the model is already int8 (dynamically quantised) and cannot become {name!r}; "
+                         f"load it again in floating point")
+    model.to(device=target, dtype=torch.float32 if name == "int8" else PRECISIONS[name])
+    if name == "int8":
+        quantize_dynamic = _quantize_dynamic()
+        with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao on each call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+            quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    return model
+
+
+def _quantize_dynamic() -> Any:
+    try:
+        from torch.ao.quantization import quantize_dynamic
+    except ImportError:
+        raise ValueError(f"precision 'int8' needs torch.ao.quantization.quantize_dynamic, which torch "
+                         f"{torch.__version__} no longer has") from None
+    return quantize_dynamic
+
+
+def autocast(precision: str | torch.dtype, *, device: str | torch.device | None = None,
+             allow_emulated: bool = False) -> contextlib.AbstractContextManager:
+    """A context in which an fp32 model computes in ``precision``: matmuls in bf16/fp16, norms in fp32.
+
+    ``"fp32"`` turns any enclosing autocast off. ``"int8"`` is a weight conversion: use :func:`to_precision`.
+
+    Raises:
+        ValueError: naming the precision, as :func:`to_precision` does, or for ``"int8"``.
+    """
+    name = resolve_precision(precision)
+    device = torch.device("cpu" if device is None else device)
+    if name == "int8":
+        raise ValueError("precision 'int8' has no autocast: it converts the weights, use to_precision(model, 'int8')")
+    check_supported(name, device, allow_emulated=allow_emulated)
+    if name == "fp32":
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=PRECISIONS[name])
+
+
+__all__ = ["PRECISIONS", "autocast", "check_supported", "is_quantized", "resolve_precision", "to_precision",
+           "unsupported_reason"]

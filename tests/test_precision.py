@@ -1,0 +1,152 @@
+"""Precision options: bf16/fp16 (weights or autocast) and int8 against fp32, and their errors."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+import roberta_prelayernorm as rp
+from roberta_prelayernorm import precision
+from roberta_prelayernorm.precision import autocast, is_quantized, resolve_precision, to_precision
+
+from conftest import batch, perturb, tiny
+
+# Tolerances, as a share of the largest |output| of the fp32 model on real tokens.
+# bf16 keeps 8 significant bits: each stored weight and activation is off by up to u = 2^-9 ≈ 2.0e-3
+# of its value. Matmuls accumulate in fp32, so the error of a layer is a few u, and LayerNorm rescales
+# it rather than letting it grow; through embeddings, 2 layers and the head, measured errors are at most
+# 1.3e-2 (about 6u). fp16 keeps 11 bits, u = 2^-11 ≈ 4.9e-4; measured at most 1.7e-3 (about 3.5u).
+# We allow 20u for both: real mistakes (a mask cast to the wrong dtype, a LayerNorm skipped, fp32 weights
+# left behind) move these outputs by O(1), which is 25x (bf16) to 100x (fp16) above these bounds.
+RELATIVE_TOLERANCE = {"bf16": 20 * 2**-9, "fp16": 20 * 2**-11}
+HEADS = ["RobertaPreLayerNormModel", "RobertaPreLayerNormForMaskedLM",
+         "RobertaPreLayerNormForSequenceClassification", "RobertaPreLayerNormForQuestionAnswering"]
+
+
+def make(head: str = "RobertaPreLayerNormForMaskedLM", seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    config = rp.RobertaPreLayerNormConfig(**tiny(num_labels=2 if "Question" in head else 5))
+    return perturb(getattr(rp, head)(config), seed).eval()
+
+
+def output(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The head's main output at real tokens (per-sequence outputs whole), in fp32."""
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask)
+    value = next(getattr(out, n) for n in ("logits", "start_logits", "last_hidden_state") if hasattr(out, n))
+    value = value.float()
+    return value[mask.bool()] if value.shape[:2] == mask.shape else value
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+@pytest.mark.parametrize("mode", ["weights", "autocast"])
+@pytest.mark.parametrize("head", HEADS, ids=[h.removeprefix("RobertaPreLayerNorm") or "Model" for h in HEADS])
+def test_low_precision_is_close_to_fp32(name: str, mode: str, head: str) -> None:
+    # allow_emulated: a CPU without fp16 arithmetic computes the same numbers, only slower
+    model = make(head)
+    ids, mask = batch(4, 12)
+    expected = output(model, ids, mask)
+    if mode == "weights":
+        converted = to_precision(copy.deepcopy(model), name, allow_emulated=True)
+        assert {p.dtype for p in converted.parameters()} == {precision.PRECISIONS[name]}
+        got = output(converted, ids, mask)
+    else:
+        with autocast(name, allow_emulated=True):
+            got = output(model, ids, mask)
+        assert {p.dtype for p in model.parameters()} == {torch.float32}  # autocast leaves the weights alone
+    scale = expected.abs().max().item()
+    error = (got - expected).abs().max().item() / scale
+    assert error <= RELATIVE_TOLERANCE[name], f"{name} ({mode}): max error {error:.1e} of the largest output"
+    assert error > 0  # it did compute in lower precision
+
+
+def test_fp32_round_trip() -> None:
+    model = make()
+    ids, mask = batch()
+    expected = output(model, ids, mask)
+    assert to_precision(model, "fp32") is model
+    assert torch.equal(output(model, ids, mask), expected)
+    to_precision(model, "bf16")
+    to_precision(model, "fp32")
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_int8_agrees_with_fp32_on_most_positions() -> None:
+    model = make()
+    ids, mask = batch(4, 12)
+    expected = output(model, ids, mask)
+    quantized = to_precision(copy.deepcopy(model), "int8")
+    assert is_quantized(quantized) and not is_quantized(model)
+    assert not any(type(m) is nn.Linear for m in quantized.modules())  # the LM head's decoder too
+    assert quantized.roberta_prelayernorm.embeddings.word_embeddings.weight.dtype == torch.float32
+    got = output(quantized, ids, mask)  # the fast path: fused_qkv falls back to the three modules
+    agreement = (got.argmax(-1) == expected.argmax(-1)).float().mean().item()
+    # int8 weights per tensor: each weight off by up to max|w|/254, activations likewise; measured 100%
+    # agreement and 4e-2 relative error here (cf. bf16's 1e-2). "Most positions": at least 90%.
+    assert agreement >= 0.9, agreement
+    assert (got - expected).abs().max().item() <= 0.1 * expected.abs().max().item()
+
+
+def test_int8_exact_path_runs() -> None:
+    quantized = to_precision(make(), "int8")
+    quantized.set_fast_path(False)
+    ids, mask = batch()
+    assert torch.isfinite(output(quantized, ids, mask)).all()
+
+
+def test_names() -> None:
+    assert resolve_precision("bfloat16") == resolve_precision(torch.bfloat16) == resolve_precision("BF16") == "bf16"
+    assert resolve_precision("torch.float16") == "fp16"
+    with pytest.raises(ValueError, match=r"unknown precision 'fp8'; choose one of fp32, bf16, fp16, int8"):
+        to_precision(make(), "fp8")
+
+
+# ------------------------------------------------------------------------------------------- errors
+def test_int8_on_gpu_is_an_error() -> None:
+    model = make()
+    with pytest.raises(ValueError, match=r"precision 'int8' .* CPUs only, not on cuda"):
+        to_precision(model, "int8", device="cuda")
+    assert not is_quantized(model)
+    with pytest.raises(ValueError, match="precision 'int8' has no autocast"):
+        autocast("int8")
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_dtype_the_cpu_lacks_is_an_error(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(precision, "_cpu_native", lambda _: False)  # as on a CPU without these instructions
+    model = make()
+    with pytest.raises(ValueError, match=rf"precision '{name}' is not supported natively by this CPU"):
+        to_precision(model, name)
+    with pytest.raises(ValueError, match=rf"precision '{name}'"):
+        autocast(name)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # left as it was
+    to_precision(model, name, allow_emulated=True)  # the explicit way to run it anyway
+
+
+def test_dtype_that_does_not_run_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(precision, "_trial", lambda dtype, device: '"addmm" not implemented for \'Half\'')
+    with pytest.raises(ValueError, match=r"precision 'fp16' does not run on cpu: \"addmm\" not implemented"):
+        to_precision(make(), "fp16", allow_emulated=True)
+
+
+def test_this_cpu_is_probed() -> None:
+    # whatever this machine has, fp32 and int8 run, and the answer for bf16/fp16 is a reason or None
+    assert precision.unsupported_reason("fp32") is None and precision.unsupported_reason("int8") is None
+    for name in ("bf16", "fp16"):
+        reason = precision.unsupported_reason(name)
+        assert reason is None or name in reason
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message when CUDA is missing")
+def test_cuda_missing_is_an_error() -> None:
+    with pytest.raises(ValueError, match=r"precision 'bf16' was asked for on cuda, but CUDA is not available"):
+        to_precision(make(), "bf16", device="cuda")
+
+
+def test_quantized_model_cannot_go_back() -> None:
+    quantized = to_precision(make(), "int8")
+    with pytest.raises(ValueError, match="already int8"):
+        to_precision(quantized, "fp32")
