@@ -31,6 +31,7 @@ $(GOLDEN_VENV)/.installed: tests/reference/requirements-golden.txt
 golden: $(GOLDEN_VENV)/.installed
 	$(GOLDEN_VENV)/bin/python tests/reference/make_golden.py --out tests/golden
 	$(GOLDEN_VENV)/bin/python tests/reference/make_tokenizer_golden.py
+	$(GOLDEN_VENV)/bin/python tests/reference/make_pipeline_golden.py --out tests/golden
 	GOLDEN_ORACLE=transformers $(GOLDEN_VENV)/bin/python -m pytest -q --noconftest -p no:cacheprovider tests/test_golden.py
 
 bench: $(VENV)/.installed

@@ -38,6 +38,10 @@ _EXPORTS: dict[str, str] = {
     "RobertaTokenizerFast": "tokenization",
     "AutoTokenizer": "tokenization",
     "BatchEncoding": "tokenization",
+    # pipelines and generation
+    "pipeline": "pipelines",
+    "GenerationConfig": "generation",
+    "GenerationMixin": "generation",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -65,7 +65,8 @@ class GenerationConfig:
     @classmethod
     def from_model_config(cls, config: Any) -> GenerationConfig:
         """Special token ids from a model config; everything else at its default."""
-        return cls(bos_token_id=getattr(config, "bos_token_id", None), eos_token_id=getattr(config, "eos_token_id", None),
+        return cls(bos_token_id=getattr(config, "bos_token_id", None),
+                   eos_token_id=getattr(config, "eos_token_id", None),
                    pad_token_id=getattr(config, "pad_token_id", None))
 
     @classmethod

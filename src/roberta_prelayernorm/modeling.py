@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .configuration import RobertaPreLayerNormConfig
+from .generation import GenerationMixin
 from .outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
     Cache,
@@ -785,7 +786,7 @@ class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
                               attentions=outputs.attentions)
 
 
-class RobertaPreLayerNormForCausalLM(RobertaPreLayerNormPreTrainedModel):
+class RobertaPreLayerNormForCausalLM(RobertaPreLayerNormPreTrainedModel, GenerationMixin):
     _tied_weights_keys = ["lm_head.decoder.weight", "lm_head.decoder.bias"]
 
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
@@ -836,17 +837,6 @@ class RobertaPreLayerNormForCausalLM(RobertaPreLayerNormPreTrainedModel):
             loss=loss, logits=logits, past_key_values=outputs.past_key_values, hidden_states=outputs.hidden_states,
             attentions=outputs.attentions, cross_attentions=outputs.cross_attentions,
         )
-
-    def prepare_inputs_for_generation(
-        self, input_ids: Tensor, past_key_values: Cache | None = None, attention_mask: Tensor | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """Feed only the tokens that the cache has not seen yet."""
-        if past_key_values is not None:
-            input_ids = input_ids[:, past_key_values[0][0].shape[2]:]
-        if attention_mask is None:
-            attention_mask = input_ids.new_ones(input_ids.shape)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "past_key_values": past_key_values}
 
 
 class RobertaPreLayerNormForSequenceClassification(RobertaPreLayerNormPreTrainedModel):

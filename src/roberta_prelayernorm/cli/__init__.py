@@ -37,15 +37,22 @@ class CLIError(Exception):
     """A mistake in the command line or its inputs; printed as one line."""
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line, like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rpln",
         description="RoBERTa-PreLayerNorm from the command line.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  rpln fill-mask 'The capital of France is <mask>.'\n\n"
                "Run 'rpln COMMAND --help' for a command's options and an example.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, module_name in COMMANDS.items():
         try:
             module = importlib.import_module(f"{__name__}.{module_name}")

@@ -1,4 +1,4 @@
-"""``rpln pretrain``: masked-LM pretraining with the efficient-MLM recipe (see ``training/pretrain.py``)."""
+"""``rpln pretrain``: masked-LM pretraining with the efficient-MLM recipe (see ``training/pretraining.py``)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     model.add_argument("--heads", type=int, default=4, dest="num_attention_heads")
     model.add_argument("--intermediate-size", type=int, default=1024)
     model.add_argument("--dropout", type=float, default=0.1)
+    model.add_argument("--init-std", type=float, default=0.02, dest="initializer_range",
+                       help="std of a new model's weights (0.02; small models learn sooner with ~hidden_size**-0.5)")
     mask = p.add_argument_group("masking")
     mask.add_argument("--mask-rate", type=float, default=0.4, help="fraction of tokens chosen per block (0.4)")
     mask.add_argument("--mask-split", default="100/0/0",
@@ -85,7 +87,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import CheckpointError
     from ..training.data import CorpusError
-    from ..training.pretrain import PretrainConfig, pretrain
+    from ..training.pretraining import PretrainConfig, pretrain
 
     try:
         betas = tuple(float(x) for x in args.adam_betas.split(","))

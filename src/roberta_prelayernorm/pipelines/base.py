@@ -105,15 +105,24 @@ def load_model(model_class: type, path: str, *, head_keys: Sequence[str], task: 
 
     hub = hub or {}
     config = RobertaPreLayerNormConfig.from_pretrained(path, **hub)
-    with _quiet_loading():
-        model, info = model_class.from_pretrained(path, config=config, dtype=resolve_dtype(dtype),
-                                                  output_loading_info=True, **hub, **init_kwargs)
+    saved = ", ".join(config.architectures or []) or "a model without this head"
+
+    def no_head(detail: str) -> ValueError:
+        return ValueError(f"{path} holds {saved}, which has no {task} head ({detail}): {task} needs a "
+                          f"{model_class.__name__} checkpoint")
+
+    try:
+        with _quiet_loading():
+            model, info = model_class.from_pretrained(path, config=config, dtype=resolve_dtype(dtype),
+                                                      output_loading_info=True, **hub, **init_kwargs)
+    except ValueError as e:  # e.g. a token-classification config with 5 labels for question answering
+        if config.architectures and model_class.__name__ not in config.architectures:
+            raise no_head(str(e)) from None
+        raise
     missing = info["missing_keys"]
     head_missing = [k for k in missing if any(k.startswith(p) for p in head_keys)]
     if head_missing:
-        saved = ", ".join(config.architectures or []) or "a model without this head"
-        raise ValueError(f"{path} holds {saved}, which has no {task} head ({head_missing[0]} is not in the "
-                         f"checkpoint): {task} needs a {model_class.__name__} checkpoint")
+        raise no_head(f"{head_missing[0]} is not in the checkpoint")
     base_missing = [k for k in missing if k not in head_missing and ".pooler." not in f".{k}"]
     if base_missing:
         logger.warning("%s: %d weights were not in the checkpoint and are random (%s, ...)",
@@ -154,7 +163,10 @@ class Pipeline:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        try:
+            self.model = model.to(self.device).eval()
+        except (AssertionError, RuntimeError) as e:  # e.g. "Torch not compiled with CUDA enabled"
+            raise ValueError(f"cannot use device {self.device}: {e}") from None
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.check_model(model)
@@ -213,8 +225,7 @@ class Pipeline:
         if too_long:
             self.warn_once("truncated", f"{len(too_long)} of {len(encodings)} inputs are longer than the model's "
                                         f"{limit} tokens and were truncated (input {too_long[0]} first)")
-            strategy = "longest_first" if pairs is None else "only_second"
-            short = self.tokenizer([items[i] for i in too_long], truncation=strategy, max_length=limit,
+            short = self.tokenizer([items[i] for i in too_long], truncation="longest_first", max_length=limit,
                                    verbose=False, **options).encodings
             for i, e in zip(too_long, short):
                 encodings[i] = e

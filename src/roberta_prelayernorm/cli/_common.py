@@ -1,0 +1,222 @@
+"""Options and plumbing shared by the inference commands: model options, reading inputs, output.
+
+Inputs come from the command line, a file (``--file``) or stdin (when it is not a terminal). A file
+holds plain lines (one text per non-blank line) or JSONL (one JSON object per line, with the
+command's fields, e.g. ``{"text": ...}``); ``--format auto`` reads ``.jsonl``/``.json`` files and files
+whose first line starts with ``{`` as JSONL. Results are a readable table, or JSONL with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, TextIO
+
+from . import CLIError
+
+DTYPES = ("float32", "float16", "bfloat16", "auto")
+
+
+# -------------------------------------------------------------------------------------------- options
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", "-m", metavar="PATH_OR_HUB_ID",
+                       help="model folder or hub id (default: the installed default model)")
+    group.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N or mps")
+    group.add_argument("--dtype", choices=DTYPES, default=None, help="weights dtype (default float32)")
+    group.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
+                       help="inputs per forward pass (default 8)")
+
+
+def add_input_options(parser: argparse.ArgumentParser, *, what: str = "TEXT", positional: bool = True) -> None:
+    if positional:
+        parser.add_argument("texts", nargs="*", metavar=what,
+                            help=f"{what.lower()}s to process (default: --file, or lines on stdin)")
+    group = parser.add_argument_group("input and output")
+    group.add_argument("--file", "-f", metavar="PATH", help="read inputs from this file ('-': stdin)")
+    group.add_argument("--format", choices=("auto", "lines", "jsonl"), default="auto",
+                       help="input file format (default auto: JSONL for .jsonl/.json or lines starting with '{')")
+    group.add_argument("--field", default="text", help="JSONL field holding the text (default: text)")
+    group.add_argument("--json", action="store_true", help="write JSON lines instead of a table")
+    group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="progress bar on stderr for file inputs (default: when stderr is a terminal)")
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return number
+
+
+def probability(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is not in (0, 1]")
+    return number
+
+
+# --------------------------------------------------------------------------------------------- inputs
+def read_records(args: argparse.Namespace, fields: Sequence[str] | None = None,
+                 optional: Sequence[str] = ()) -> tuple[list[dict[str, Any]], bool]:
+    """Records ``{field: value}`` from the arguments, ``--file`` or stdin; and whether they came from a file.
+
+    Args:
+        fields: Required fields of each record (default: ``[args.field]``); plain lines and arguments
+            fill the first one.
+        optional: Fields a JSONL record may also have (e.g. ``text_pair``).
+
+    Raises:
+        CLIError: For no input, an empty file, a blank text, a malformed JSONL line or a missing
+            field (with the line number).
+    """
+    fields = list(fields or [args.field])
+    texts = list(getattr(args, "texts", None) or [])
+    if texts and args.file:
+        raise CLIError("give texts as arguments or --file, not both")
+    if texts:
+        for i, text in enumerate(texts, 1):
+            if not text.strip():
+                raise CLIError(f"argument {i} is an empty text")
+        return [{fields[0]: t} for t in texts], False
+    if args.file and args.file != "-":
+        if not os.path.isfile(args.file):
+            raise CLIError(f"{args.file}: no such file")
+        with open(args.file, encoding="utf-8", errors="strict") as f:
+            try:
+                return parse_lines(f, args.file, args.format, fields, optional), True
+            except UnicodeDecodeError as e:
+                raise CLIError(f"{args.file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    if args.file != "-" and sys.stdin.isatty():
+        raise CLIError("no input: give texts as arguments, --file PATH, or pipe them on stdin")
+    return parse_lines(sys.stdin, "<stdin>", args.format, fields, optional), True
+
+
+def parse_lines(stream: TextIO, name: str, fmt: str, fields: Sequence[str], optional: Sequence[str] = ()
+                ) -> list[dict[str, Any]]:
+    lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(stream, 1)]
+    content = [(n, line) for n, line in lines if line.strip()]
+    if not content:
+        raise CLIError(f"{name} is empty: no texts to process")
+    if fmt == "auto":
+        jsonl = name.endswith((".jsonl", ".json")) or content[0][1].lstrip().startswith("{")
+        fmt = "jsonl" if jsonl else "lines"
+    if fmt == "lines":
+        return [{fields[0]: line} for _, line in content]
+    records = []
+    for n, line in content:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CLIError(f"{name}:{n}: not valid JSON ({e.msg}, column {e.colno})") from None
+        if not isinstance(record, dict):
+            raise CLIError(f"{name}:{n}: expected a JSON object with {', '.join(map(repr, fields))}, "
+                           f"got {type(record).__name__}")
+        for field in fields:
+            if field not in record:
+                raise CLIError(f"{name}:{n}: no {field!r} field (fields: {', '.join(record) or 'none'})")
+        for field in [*fields, *(f for f in optional if f in record)]:
+            value = record[field]
+            if not isinstance(value, str):
+                raise CLIError(f"{name}:{n}: {field!r} must be a string, got {type(value).__name__}")
+            if not value.strip():
+                raise CLIError(f"{name}:{n}: {field!r} is empty")
+        records.append(record)
+    return records
+
+
+# ---------------------------------------------------------------------------------------------- model
+class StderrHandler(logging.Handler):
+    """Writes ``rpln: warning: ...`` lines to whatever ``sys.stderr`` is at the time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"rpln: {record.levelname.lower()}: {record.getMessage()}\n")
+
+
+def setup_logging() -> None:
+    """Library warnings (truncation, ...) as ``rpln: warning: ...`` lines on stderr."""
+    logger = logging.getLogger("roberta_prelayernorm")
+    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
+        logger.addHandler(StderrHandler(logging.WARNING))
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def load_pipeline(task: str, args: argparse.Namespace, **parameters: Any) -> Any:
+    setup_logging()
+    from ..pipelines import pipeline
+
+    try:
+        return pipeline(task, args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                        **parameters)
+    except KeyError as e:  # an unknown task
+        raise CLIError(str(e.args[0])) from None
+
+
+@contextmanager
+def progress_bar(args: argparse.Namespace, total: int, from_file: bool) -> Iterator[Callable[[int], None] | None]:
+    """A tqdm bar on stderr for file inputs (``--progress`` forces it, ``--no-progress`` hides it)."""
+    show = args.progress if args.progress is not None else (from_file and sys.stderr.isatty())
+    if not show:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, file=sys.stderr, unit="input", dynamic_ncols=True, leave=False, mininterval=0,
+              miniters=1) as bar:
+        yield bar.update
+
+
+def run(pipe: Any, inputs: Any, args: argparse.Namespace, from_file: bool, total: int | None = None,
+        **parameters: Any) -> Any:
+    """``pipe(inputs, **parameters)`` with the progress bar; lists in, lists out."""
+    with progress_bar(args, total if total is not None else len(inputs), from_file) as update:
+        return pipe(inputs, progress=update, **parameters)
+
+
+# --------------------------------------------------------------------------------------------- output
+def emit(records: Iterable[dict[str, Any]], args: argparse.Namespace, headers: Sequence[str],
+         rows: Callable[[dict[str, Any]], Iterable[Sequence[Any]]]) -> None:
+    """JSON lines (``--json``) or a table with ``headers``, ``rows(record)`` giving each record's rows."""
+    out = sys.stdout
+    if args.json:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    table = [list(map(cell, row)) for record in records for row in rows(record)]
+    out.write(format_table(headers, table))
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    text = str(value)
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+
+
+def format_table(headers: Sequence[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns; text columns are cut with '…' so that a row fits the terminal."""
+    width = max(shutil.get_terminal_size((120, 24)).columns, 60)
+    columns = [[h, *(r[i] for r in rows)] for i, h in enumerate(headers)]
+    widths = [max(len(v) for v in col) for col in columns]
+    while sum(widths) + 2 * (len(widths) - 1) > width and max(widths) > 12:
+        widest = widths.index(max(widths))
+        widths[widest] = max(12, widths[widest] - (sum(widths) + 2 * (len(widths) - 1) - width))
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(fit(v, w) for v, w in zip(values, widths)).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]) + "\n"
+
+
+def fit(value: str, width: int) -> str:
+    return value.ljust(width) if len(value) <= width else value[:width - 1] + "…"

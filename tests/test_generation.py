@@ -1,0 +1,192 @@
+"""``generate``: cached decoding equals recomputing the whole sequence, and equals the reference's
+``generate`` (newest transformers, given the positions RoBERTa uses; 4.37.2 in ``test_pipelines_golden.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import roberta_prelayernorm as rp
+from conftest import perturb, reference_model, tiny
+from roberta_prelayernorm.generation import (
+    GenerationConfig,
+    GenerationMixin,
+    filter_top_k,
+    filter_top_p,
+    generate,
+    sample_next,
+)
+from roberta_prelayernorm.modeling import position_ids_from_input_ids
+
+PAD = 1
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def decoder(seed: int = 0, **config: object) -> rp.RobertaPreLayerNormForCausalLM:
+    torch.manual_seed(seed)
+    model = rp.RobertaPreLayerNormForCausalLM(rp.RobertaPreLayerNormConfig(**tiny(is_decoder=True, **config)))
+    return perturb(model, seed).eval()
+
+
+def prompts(lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random prompts (no special tokens), left-padded to the longest."""
+    gen = torch.Generator().manual_seed(seed)
+    width = max(lengths)
+    ids = torch.full((len(lengths), width), PAD)
+    mask = torch.zeros(len(lengths), width, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        ids[row, width - n:] = torch.randint(3, 99, (n,), generator=gen)
+        mask[row, width - n:] = 1
+    return ids, mask
+
+
+def recompute(model, ids: torch.Tensor, mask: torch.Tensor, steps: int, config: GenerationConfig,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """The naive loop: the whole sequence through the model at every step, no cache, no explicit positions."""
+    for _ in range(steps):
+        logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, -1].float()
+        token = sample_next(logits, config, generator)
+        ids = torch.cat([ids, token[:, None]], dim=1)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    return ids
+
+
+@pytest.mark.parametrize("position_embedding_type", ["absolute", "relative_key", "relative_key_query"])
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_generate_equals_recomputation(position_embedding_type: str, use_cache: bool) -> None:
+    model = decoder(position_embedding_type=position_embedding_type)
+    ids, mask = prompts([6, 3, 1, 6])
+    config = GenerationConfig(max_new_tokens=12, eos_token_id=None)
+    out = generate(model, ids, mask, generation_config=config, use_cache=use_cache)
+    assert out.shape == (4, 6 + 12)
+    assert torch.equal(out, recompute(model, ids, mask, 12, config))
+
+
+def test_sampling_equals_recomputation_with_the_same_generator() -> None:
+    model = decoder(seed=3)
+    ids, mask = prompts([5, 2, 4], seed=1)
+    config = GenerationConfig(max_new_tokens=10, do_sample=True, temperature=0.7, top_k=12, top_p=0.8,
+                              eos_token_id=None)
+    out = generate(model, ids, mask, generation_config=config, seed=123)
+    want = recompute(model, ids, mask, 10, config, torch.Generator().manual_seed(123))
+    assert torch.equal(out, want)
+    assert torch.equal(generate(model, ids, mask, generation_config=config, seed=123), out)  # reproducible
+    assert not torch.equal(generate(model, ids, mask, generation_config=config, seed=124), out)
+
+
+def test_left_padding_does_not_change_a_prompt_s_continuation() -> None:
+    model = decoder(seed=1)
+    ids, mask = prompts([7, 3], seed=2)
+    batched = generate(model, ids, mask, max_new_tokens=9, eos_token_id=None)
+    alone = generate(model, ids[1:, -3:], max_new_tokens=9, eos_token_id=None)
+    assert torch.equal(batched[1, -12:], alone[0])
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("sample", [False, True])
+def test_generate_matches_reference_given_roberta_positions(tmp_path: Path, sample: bool) -> None:
+    """The newest reference counts positions from 0; with the model's own position ids it agrees exactly."""
+    reference = reference_model("RobertaPreLayerNormForCausalLM", seed=4, is_decoder=True)
+    reference.save_pretrained(tmp_path)
+    ours = rp.RobertaPreLayerNormForCausalLM.from_pretrained(tmp_path)
+    ids, mask = prompts([6, 2, 4], seed=5)
+    kwargs = dict(max_new_tokens=10, do_sample=sample, eos_token_id=2, pad_token_id=PAD)
+    if sample:
+        kwargs.update(top_k=15, top_p=0.85, temperature=1.4)
+    torch.manual_seed(9)
+    want = reference.generate(input_ids=ids, attention_mask=mask, position_ids=position_ids_from_input_ids(ids, PAD),
+                              **kwargs)
+    got = generate(ours, ids, mask, seed=9 if sample else None, **kwargs)
+    assert torch.equal(got, want)
+
+
+@pytest.mark.oracle
+def test_filters_match_reference_warpers() -> None:
+    from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
+
+    scores = torch.randn(4, 50, generator=torch.Generator().manual_seed(0)) * 3
+    ids = torch.zeros(4, 1, dtype=torch.long)
+    for k in (1, 5, 49, 50):
+        assert torch.equal(filter_top_k(scores, k), TopKLogitsWarper(k)(ids, scores.clone()))
+    for p in (0.05, 0.5, 0.9, 0.999):
+        assert torch.equal(filter_top_p(scores, p), TopPLogitsWarper(p)(ids, scores.clone()))
+
+
+def test_eos_stops_and_pads_finished_rows() -> None:
+    model = decoder(seed=2)
+    ids, mask = prompts([4, 4, 4], seed=3)
+    free = generate(model, ids, mask, max_new_tokens=8, eos_token_id=None)
+    eos = int(free[0, 4 + 2])  # row 0 emits it as its third new token
+    out = generate(model, ids, mask, max_new_tokens=8, eos_token_id=eos, pad_token_id=PAD)
+    ends = []
+    for row in range(3):
+        new = free[row, 4:].tolist()
+        end = new.index(eos) + 1 if eos in new else len(new)
+        assert out[row, 4:4 + end].tolist() == new[:end]
+        assert (out[row, 4 + end:] == PAD).all()
+        ends.append(end)
+    assert out.shape[1] == 4 + max(ends)  # stops when every row has ended
+
+
+def test_num_return_sequences_and_defaults() -> None:
+    model = decoder()
+    ids, mask = prompts([3, 5])
+    out = generate(model, ids, mask, do_sample=True, num_return_sequences=3, max_new_tokens=4, seed=0)
+    assert out.shape == (6, 9) and torch.equal(out[:3, :5], ids[:1].expand(3, 5))
+    assert generate(model, ids[:1, -3:], eos_token_id=None).shape == (1, 20)  # max_length 20 by default
+    assert generate(model, None, max_new_tokens=3, eos_token_id=None)[0, 0] == model.config.bos_token_id
+
+
+def test_mixin_gives_model_generate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rp.RobertaPreLayerNormForCausalLM, "generate", GenerationMixin.generate, raising=False)
+    model = decoder()
+    ids, mask = prompts([4, 2])
+    assert torch.equal(model.generate(ids, mask, max_new_tokens=5), generate(model, ids, mask, max_new_tokens=5))
+    assert GenerationMixin.generate(model, ids, mask, max_new_tokens=2).shape == (2, 6)
+
+
+def test_generation_config_file(tmp_path: Path) -> None:
+    model = decoder()
+    (tmp_path / "generation_config.json").write_text(json.dumps(
+        {"max_new_tokens": 3, "do_sample": True, "top_k": 7, "eos_token_id": [2, 5], "transformers_version": "x"}))
+    config = GenerationConfig.from_pretrained(tmp_path, model.config)
+    assert (config.max_new_tokens, config.do_sample, config.top_k, config.eos_ids(), config.pad_token_id) == (
+        3, True, 7, [2, 5], 1)
+    assert GenerationConfig.from_pretrained(tmp_path / "none", model.config) == GenerationConfig.from_model_config(
+        model.config)
+    (tmp_path / "generation_config.json").write_text("{broken")
+    with pytest.raises(OSError, match="not valid JSON"):
+        GenerationConfig.from_pretrained(tmp_path)
+
+
+def test_bad_arguments() -> None:
+    model = decoder()
+    ids, mask = prompts([3])
+    with pytest.raises(ValueError, match="is_decoder=False"):
+        generate(rp.RobertaPreLayerNormForCausalLM(rp.RobertaPreLayerNormConfig(**tiny())), ids)
+    assert generate(model, ids, max_new_tokens=35, eos_token_id=None).shape == (1, 38)  # 40 - pad - 1 positions
+    with pytest.raises(ValueError, match="3 tokens plus 36 new tokens is longer than the model's 38 positions"):
+        generate(model, ids, max_new_tokens=36)
+    with pytest.raises(TypeError, match="unknown generation argument"):
+        generate(model, ids, max_tokens=3)
+    with pytest.raises(ValueError, match="temperature"):
+        generate(model, ids, do_sample=True, temperature=0)
+    with pytest.raises(ValueError, match="top_p"):
+        generate(model, ids, do_sample=True, top_p=1.5)
+    with pytest.raises(ValueError, match="do_sample"):
+        generate(model, ids, num_return_sequences=2)
+    with pytest.raises(ValueError, match="empty"):
+        generate(model, ids[:, :0])
+    with pytest.raises(TypeError, match="integers"):
+        generate(model, ids.float())
