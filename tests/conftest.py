@@ -12,6 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+# the models in tests are tiny: one thread avoids OpenMP hand-offs that cost more than the work
+torch.set_num_threads(1)
+
 HEADS = [
     "RobertaPreLayerNormModel",
     "RobertaPreLayerNormForCausalLM",
