@@ -18,9 +18,9 @@ formats:
   multiple-choice             SWAG-style JSONL: context (or sent1), question (or sent2), endings, label
 
 examples:
-  rpln finetune classification --model models/default --train train.csv --eval dev.csv --output runs/sst
-  rpln finetune token-classification --model models/default --train train.conll --eval dev.conll -o runs/ner
-  rpln finetune question-answering --model models/default --train train.json --eval dev.json -o runs/qa
+  rpln finetune classification --model andreasmadsen/efficient_mlm_m0.40 --train train.csv --eval dev.csv -o runs/sst
+  rpln finetune token-classification --train train.conll --eval dev.conll -o runs/ner    # the bundled model
+  rpln finetune question-answering --model runs/my-pretrained --train train.json --eval dev.json -o runs/qa
 """
 
 
@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser("finetune", help=HELP, description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("task", choices=list(TASKS))
-    p.add_argument("--model", "-m", required=True, help="pretrained model folder or hub id")
+    p.add_argument("--model", "-m", help="pretrained model folder or hub id (default: the bundled model)")
     p.add_argument("--train", required=True, dest="train_file", help="training file")
     p.add_argument("--eval", dest="eval_file", help="evaluation file (the best model by it is kept)")
     p.add_argument("--output", "-o", required=True, dest="output_dir")
@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     from ..training.tasks import DataError
 
     fields = {k: v for k, v in vars(args).items() if k in FinetuneConfig.__dataclass_fields__ and k != "labels"}
+    if fields["model"] is None:
+        from ..pipelines import default_model_path
+
+        fields["model"] = default_model_path()
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
     try:
         result = finetune(FinetuneConfig(**fields, labels=labels))

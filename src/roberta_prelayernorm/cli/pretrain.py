@@ -16,6 +16,8 @@ are packed into blocks of --block-size tokens across document boundaries, separa
 examples:
   rpln pretrain --train corpus/*.txt --output runs/tiny --max-steps 2000 --batch-size 32 --lr 1e-3
   rpln pretrain --train corpus/ --output runs/tiny --resume            # continue from the last checkpoint
+  rpln pretrain --train corpus/ --output runs/p1 --block-size 32 --max-positions 128   # two phases:
+  rpln pretrain --train corpus/ --output runs/p2 --model runs/p1 --block-size 128      # short blocks first
   torchrun --nproc-per-node 4 -m roberta_prelayernorm pretrain --train corpus/ --output runs/big \\
       --tokenizer runs/tiny --precision bf16 --save-every 1000
 """
@@ -37,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                       help="what separates documents in text files (default: blank lines)")
     data.add_argument("--eval-fraction", type=float, default=0.01)
     data.add_argument("--block-size", type=int, default=128, help="tokens per block, <s> included (default 128)")
+    data.add_argument("--max-positions", type=int, metavar="N",
+                      help="longest input of a new model (default: --block-size); larger lets a later "
+                           "--model run continue with longer blocks")
     model = p.add_argument_group("tokenizer and model")
     model.add_argument("--tokenizer", help="tokenizer folder (default: train a byte-level BPE on the corpus)")
     model.add_argument("--vocab-size", type=int, default=8192, help="vocabulary of a new tokenizer")

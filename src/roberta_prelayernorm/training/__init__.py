@@ -10,13 +10,13 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "PretrainConfig": "pretrain",
-    "PretrainResult": "pretrain",
-    "pretrain": "pretrain",
-    "FinetuneConfig": "finetune",
-    "FinetuneResult": "finetune",
-    "finetune": "finetune",
-    "TASKS": "finetune",
+    "PretrainConfig": "pretraining",
+    "PretrainResult": "pretraining",
+    "pretrain": "pretraining",
+    "FinetuneConfig": "finetuning",
+    "FinetuneResult": "finetuning",
+    "finetune": "finetuning",
+    "TASKS": "finetuning",
     "CorpusError": "data",
     "Masker": "masking",
     "train_byte_level_bpe": "text",

@@ -141,6 +141,9 @@ def plot_loss_curve(metrics_path: str, png_path: str, *, title: str = "MLM loss"
         ax.plot(*zip(*train), label="training loss (masked tokens)", linewidth=1)
     if held:
         ax.plot(*zip(*held), "o-", label="held-out loss", linewidth=1.5)
+    unigram = [r["unigram_loss"] for r in records if "unigram_loss" in r]
+    if unigram:
+        ax.axhline(unigram[-1], color="grey", linestyle="--", linewidth=1, label="unigram baseline (held-out)")
     ax.set_xlabel("update")
     ax.set_ylabel("cross-entropy (nats)")
     ax.set_title(title)

@@ -132,6 +132,18 @@ def save_tokenizer(tokenizer: Tokenizer, folder: str | os.PathLike, *, model_max
             f.write(text)
 
 
+def tokenizer_folder(name_or_path: str) -> str:
+    """A local folder holding the tokenizer of a model folder or hub id (downloaded when needed)."""
+    if os.path.isdir(name_or_path):
+        return name_or_path
+    from ..checkpoint import resolve_file
+
+    folder = os.path.dirname(resolve_file(name_or_path, "tokenizer.json"))
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        resolve_file(name_or_path, name, required=False)
+    return folder
+
+
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 

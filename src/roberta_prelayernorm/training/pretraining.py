@@ -44,7 +44,7 @@ from .data import (
 from .masking import MaskedBatch, Masker, parse_split
 from .monitor import MetricsLog, Progress, plot_loss_curve
 from .optim import build_optimizer, build_scheduler
-from .text import TOKENIZER_FILES, SpecialIds, load_tokenizer, save_tokenizer, train_byte_level_bpe
+from .text import TOKENIZER_FILES, SpecialIds, load_tokenizer, save_tokenizer, tokenizer_folder, train_byte_level_bpe
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -70,12 +70,17 @@ class PretrainConfig:
         documents: ``"blank_line"`` (blank lines separate documents) or ``"line"`` (one per line).
         eval_fraction: Fraction of documents held out when no eval files or split are given.
         block_size: Tokens per block, ``<s>`` included (the recipe: 128).
+        max_positions: Longest input a new model takes (the size of its position table, in tokens);
+            default ``block_size``. Larger lets a later run continue (``model=``) with longer blocks, as
+            in BERT's two phases: short blocks first, where a small model starts using context sooner.
 
     Tokenizer and model:
         tokenizer: A tokenizer folder; None trains a byte-level BPE of ``vocab_size`` on the training split.
         vocab_size: Vocabulary of a new tokenizer (special tokens included).
         model: Continue from this pretrained model (folder or hub id) instead of a new one.
         hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, dropout: A new model's shape.
+        initializer_range: Standard deviation of a new model's weights. The reference 0.02 suits wide
+            models; small ones leave the unigram plateau much sooner with about ``hidden_size ** -0.5``.
 
     Masking:
         mask_rate: Fraction of maskable tokens chosen per block (recipe: 0.4).
@@ -120,6 +125,7 @@ class PretrainConfig:
     documents: str = "blank_line"
     eval_fraction: float = 0.01
     block_size: int = 128
+    max_positions: int | None = None
     tokenizer: str | None = None
     vocab_size: int = 8192
     model: str | None = None
@@ -128,6 +134,7 @@ class PretrainConfig:
     num_attention_heads: int = 4
     intermediate_size: int = 1024
     dropout: float = 0.1
+    initializer_range: float = 0.02
     mask_rate: float = 0.4
     mask_split: Any = (1.0, 0.0, 0.0)
     batch_size: int = 32
@@ -164,6 +171,8 @@ class PretrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.max_positions is not None and self.max_positions < self.block_size:
+            raise ValueError(f"max_positions ({self.max_positions}) must be at least block_size ({self.block_size})")
         for name in ("eval_every", "save_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -261,8 +270,15 @@ class _Run:
     def prepare_output(self) -> str | None:
         """Check the output folder; returns the checkpoint to resume from, if any."""
         cfg = self.cfg
+        error = None
         if self.dist.is_main:
-            check_writable(self.out)
+            try:
+                check_writable(self.out)
+            except CheckpointError as e:
+                error = str(e)
+        error = self.dist.broadcast_object(error)
+        if error is not None:
+            raise CheckpointError(error)
         resume_from = None
         if cfg.resume:
             resume_from = state.resolve_resume(cfg.resume, self.out)
@@ -303,13 +319,12 @@ class _Run:
         if cfg.tokenizer:
             return load_tokenizer(cfg.tokenizer)
         if cfg.model:
-            folder = cfg.model if os.path.isdir(cfg.model) else _hub_folder(cfg.model)
-            return load_tokenizer(folder)
+            return load_tokenizer(tokenizer_folder(cfg.model))
         staging = os.path.join(self.out, ".tokenizer")
         if self.dist.is_main:
             self.say(f"training a byte-level BPE tokenizer (vocab {cfg.vocab_size}) on {len(train_docs)} documents")
             tokenizer = train_byte_level_bpe(train_docs, cfg.vocab_size)
-            save_tokenizer(tokenizer, staging, model_max_length=cfg.block_size)
+            save_tokenizer(tokenizer, staging, model_max_length=cfg.max_positions or cfg.block_size)
         self.dist.barrier()
         return load_tokenizer(staging)
 
@@ -329,7 +344,8 @@ class _Run:
                 vocab_size=vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_hidden_layers,
                 num_attention_heads=cfg.num_attention_heads, intermediate_size=cfg.intermediate_size,
                 hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
-                max_position_embeddings=cfg.block_size + special.pad + 1, type_vocab_size=1,
+                initializer_range=cfg.initializer_range,
+                max_position_embeddings=(cfg.max_positions or cfg.block_size) + special.pad + 1, type_vocab_size=1,
                 layer_norm_eps=1e-5, pad_token_id=special.pad, bos_token_id=special.bos,
                 eos_token_id=special.eos,
             ))
@@ -438,12 +454,18 @@ class _Run:
                 "rng": dist.all_gather_object(get_rng_state()),
                 "world_size": world,
             }
+            error = None
             if dist.is_main:
-                last_checkpoint = state.save_checkpoint(
-                    self.ckpt_root, step_done, lambda folder: self.write_model(model, tokenizer, folder),
-                    trainer_state, run_config, keep=cfg.keep_checkpoints,
-                )
-            dist.barrier()
+                try:
+                    last_checkpoint = state.save_checkpoint(
+                        self.ckpt_root, step_done, lambda folder: self.write_model(model, tokenizer, folder),
+                        trainer_state, run_config, keep=cfg.keep_checkpoints,
+                    )
+                except CheckpointError as e:
+                    error = str(e)
+            error = dist.broadcast_object(error)  # every process stops if rank 0 could not save
+            if error is not None:
+                raise CheckpointError(error)
 
         while step < end:
             epoch, in_epoch = divmod(step, steps_per_epoch)
@@ -507,9 +529,9 @@ class _Run:
                 save(step)
         progress.close()
 
+        if step >= cfg.max_steps and not eval_result:  # resumed at the very end
+            eval_result = evaluate(model, eval_blocks, masker, cfg.batch_size, dist, autocast_dtype, unigram)
         if step >= cfg.max_steps and dist.is_main:
-            if not eval_result:  # resumed at the very end
-                eval_result = evaluate(model, eval_blocks, masker, cfg.batch_size, dist, autocast_dtype, unigram)
             final = model
             if cfg.save_dtype:
                 final = model.to(getattr(torch, cfg.save_dtype.removeprefix("torch.")))
@@ -518,7 +540,8 @@ class _Run:
                 json.dump(run_config, f, indent=2, sort_keys=True)
             with open(os.path.join(self.out, "eval_results.json"), "w", encoding="utf-8") as f:
                 json.dump({"step": step, **eval_result}, f, indent=2, sort_keys=True)
-            plot_loss_curve(os.path.join(self.out, "metrics.jsonl"), os.path.join(self.out, "loss_curve.png"))
+            if not plot_loss_curve(os.path.join(self.out, "metrics.jsonl"), os.path.join(self.out, "loss_curve.png")):
+                self.say("no loss_curve.png: drawing it needs matplotlib (pip install 'roberta-prelayernorm[train]')")
             shutil.rmtree(os.path.join(self.out, ".tokenizer"), ignore_errors=True)
             self.say(f"saved the model to {self.out} (held-out MLM loss {eval_result['eval_loss']:.4f}, "
                      f"accuracy {eval_result['eval_accuracy']:.4f})")
@@ -528,7 +551,8 @@ class _Run:
 
     def write_model(self, model: nn.Module, tokenizer, folder: str) -> None:
         model.save_pretrained(folder)
-        save_tokenizer(tokenizer, folder, model_max_length=self.cfg.block_size)
+        config = model.config
+        save_tokenizer(tokenizer, folder, model_max_length=config.max_position_embeddings - config.pad_token_id - 1)
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -617,12 +641,6 @@ def check_writable(folder: str) -> None:
         os.remove(probe)
     except OSError as e:
         raise CheckpointError(f"cannot write to the output folder {folder}: {e.strerror or e}") from None
-
-
-def _hub_folder(model_id: str) -> str:
-    from ..checkpoint import resolve_file
-
-    return os.path.dirname(resolve_file(model_id, "config.json"))
 
 
 __all__ = ["PretrainConfig", "PretrainResult", "pretrain", "evaluate", "MaskedLMObjective", "TOKENIZER_FILES"]
