@@ -22,7 +22,7 @@ from typing import Iterator
 import pytest
 import torch
 import transformers
-from conftest import HEADS, batch, reference_model, tiny
+from model_helpers import HEADS, batch, reference_model, tiny
 from safetensors import safe_open
 
 import roberta_prelayernorm
@@ -517,6 +517,24 @@ def test_save_into_unwritable_parent(tmp_path: Path) -> None:
     finally:
         if parent != Path("/sys"):
             parent.chmod(0o755)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_files_have_ordinary_permissions(tmp_path: Path, umask: int) -> None:
+    """Atomic writing goes through private temporary files; what appears has the umask's permissions."""
+    model = ours("RobertaPreLayerNormModel")(roberta_prelayernorm.RobertaPreLayerNormConfig(**tiny()))
+    old = os.umask(umask)
+    try:
+        model.save_pretrained(tmp_path / "new")  # a new folder, renamed into place whole
+        model.save_pretrained(tmp_path / "new", max_shard_size=20_000)  # into an existing one, sharded
+    finally:
+        os.umask(old)
+    folder = tmp_path / "new"
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
+    names = sorted(p.name for p in folder.iterdir())
+    assert "model.safetensors.index.json" in names and "config.json" in names
+    for path in folder.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
 
 
 def test_save_where_parent_is_a_file(tmp_path: Path) -> None:

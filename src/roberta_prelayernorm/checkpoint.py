@@ -219,6 +219,20 @@ def shard_state_dict(state: dict[str, torch.Tensor], max_shard_size: int) -> lis
     return shards
 
 
+def ordinary_permissions(path: str) -> None:
+    """Give a file, or a folder and everything in it, the permissions of a newly created one (0666 for
+    files, 0777 for folders, less the umask) instead of the private 0600/0700 of ``tempfile`` and of
+    safetensors' own temporary files, before it is renamed into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~umask)
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames:
+            os.chmod(os.path.join(dirpath, name), 0o777 & ~umask)
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o666 & ~umask)
+
+
 def atomic_write_text(path: str, text: str) -> None:
     """Write a text file through a temporary file in the same folder, then rename it into place."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -226,6 +240,7 @@ def atomic_write_text(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        ordinary_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
@@ -268,6 +283,7 @@ def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, 
                 json.dump(index, f, indent=2, sort_keys=True)
         with open(os.path.join(staging, "config.json"), "w", encoding="utf-8") as f:
             f.write(config_json)
+        ordinary_permissions(staging)
         if not os.path.exists(folder):
             os.rename(staging, folder)  # a new folder appears whole, or not at all
             return

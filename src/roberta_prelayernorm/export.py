@@ -1,6 +1,6 @@
 """ONNX export of any of the seven heads, with dynamic batch and sequence axes, written atomically.
 
-    export_onnx("models/default", "model.onnx")                          # the task from the checkpoint
+    export_onnx("path/to/model", "model.onnx")                           # the task from the checkpoint
     export_onnx(model, "qa.onnx", task="question-answering", opset=18)  # a model in memory
 
 The graph's inputs are ``input_ids``, ``attention_mask`` and, when ``type_vocab_size > 1``,
@@ -178,6 +178,9 @@ def export_onnx(
         staged = staging / output.name
         program.save(staged)  # weights inline below 2 GB, else in <name>.data beside it
         onnx.checker.check_model(str(staged))
+        from .checkpoint import ordinary_permissions
+
+        ordinary_permissions(str(staging))
         for extra in staging.iterdir():
             if extra != staged:
                 os.replace(extra, output.parent / extra.name)

@@ -93,6 +93,18 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path, corpus):
     assert ckpts == ["latest", "step-00000006", "step-00000008"]
 
 
+def test_outputs_have_ordinary_permissions(tmp_path, corpus):
+    old = os.umask(0o022)
+    try:
+        pretrain(tiny_settings(tmp_path / "run", corpus, max_steps=2, save_every=2))
+    finally:
+        os.umask(old)
+    found = list((tmp_path / "run").rglob("*"))
+    assert any(p.name == "trainer_state.pt" for p in found) and any(p.name == "latest" for p in found)
+    for path in found:
+        assert path.stat().st_mode & 0o777 == (0o755 if path.is_dir() else 0o644), path
+
+
 def test_resume_refuses_a_different_config(tmp_path, corpus):
     out = tmp_path / "run"
     pretrain(tiny_settings(out, corpus, stop_at=2, max_steps=4, save_every=2))

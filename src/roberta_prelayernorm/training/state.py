@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..checkpoint import CheckpointError, atomic_write_text
+from ..checkpoint import CheckpointError, atomic_write_text, ordinary_permissions
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
@@ -72,6 +72,7 @@ def save_checkpoint(root: str, step: int, write_files: Callable[[str], None], tr
         with open(os.path.join(staging, TRAINING_CONFIG), "w", encoding="utf-8") as f:
             json.dump(training_config, f, indent=2, sort_keys=True)
         _fsync_folder(staging)
+        ordinary_permissions(staging)
         if os.path.exists(final):  # the same step written again (a resumed run): swap it out
             old = tempfile.mkdtemp(dir=root, prefix=f".old-{step_name(step)}-")
             os.replace(final, os.path.join(old, "x"))
