@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import torch
 import transformers
-from conftest import batch, reference_model, tiny
+from model_helpers import batch, reference_model, tiny
 
 import roberta_prelayernorm
 from roberta_prelayernorm import CheckpointError, RobertaPreLayerNormConfig

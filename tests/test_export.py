@@ -12,7 +12,7 @@ import roberta_prelayernorm as rp
 from roberta_prelayernorm.cli import main
 from roberta_prelayernorm.export import TASKS, export_onnx
 
-from conftest import batch, perturb, tiny
+from model_helpers import batch, perturb, tiny
 
 pytestmark = pytest.mark.onnx
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import roberta_prelayernorm as rp
-from conftest import perturb, reference_model, tiny
+from model_helpers import perturb, reference_model, tiny
 from roberta_prelayernorm.generation import (
     GenerationConfig,
     GenerationMixin,

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import roberta_prelayernorm as rp
-from conftest import HEADS, batch, perturb, reference_model, tiny
+from model_helpers import HEADS, batch, perturb, reference_model, tiny
 
 pytestmark = pytest.mark.oracle
 ATOL = 1e-5

@@ -358,8 +358,7 @@ def test_default_model_resolution(folders, monkeypatch: pytest.MonkeyPatch, tmp_
     shutil.copytree(folders["mlm"], installed / "default")
     assert base.default_model_path("fill-mask") == str(installed / "default")
     assert pipeline("fill-mask").task == "fill-mask"
-    shutil.copytree(folders["cls"], tmp_path / "pkg" / "models" / "text-classification")  # a checkout's models/
-    assert base.default_model_path("text-classification") == str(installed / "default")  # the package wins
+    assert base.default_model_path("text-classification") == str(installed / "default")
     shutil.copytree(folders["cls"], installed / "text-classification")
     assert base.default_model_path("text-classification") == str(installed / "text-classification")
     monkeypatch.setenv(base.DEFAULT_MODEL_ENV, str(folders["ner"]))

@@ -12,7 +12,7 @@ import roberta_prelayernorm as rp
 from roberta_prelayernorm import precision
 from roberta_prelayernorm.precision import autocast, is_quantized, resolve_precision, to_precision
 
-from conftest import batch, perturb, tiny
+from model_helpers import batch, perturb, tiny
 
 # Tolerances, as a share of the largest |output| of the fp32 model on real tokens.
 # bf16 keeps 8 significant bits: each stored weight and activation is off by up to u = 2^-9 ≈ 2.0e-3
