@@ -1,6 +1,6 @@
 """The accuracy cost and speed of each precision option against fp32, on a fixed input set.
 
-    python benchmarks/bench_precision.py [--sentences 64] [--repeats 3] [--threads 2] [--model models/default]
+    python benchmarks/bench_precision.py [--sentences 64] [--repeats 3] [--threads 2] [--model FOLDER]
 
 For each precision (bf16 and fp16 with converted weights and with autocast, int8 dynamic quantisation)
 it reports, against the same model in fp32 on the same inputs:
@@ -11,7 +11,7 @@ it reports, against the same model in fp32 on the same inputs:
     and the largest |fp32 MLM logit| for scale;
   - speed: real tokens/s of encoder + classification head on one batch, interleaved with fp32.
 Models: RoBERTa-base size with random weights (random ids, 15% masked), and the bundled model at
-models/default when it is there (template sentences through its tokenizer). Random weights give
+src/roberta_prelayernorm/models/default when it is there (template sentences through its tokenizer). Random weights give
 near-ties among 50k vocabulary logits, so their MLM agreement is a pessimistic bound: a trained
 model's top-1 has a wider margin. fp16 on a CPU without fp16 arithmetic runs emulated: its accuracy
 is that of fp16 anywhere, its speed is marked "emulated". Writes benchmarks/results/precision.json and
@@ -208,7 +208,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    parser.add_argument("--model", default=os.path.join(root, "models", "default"),
+    parser.add_argument("--model", default=os.path.join(root, "src", "roberta_prelayernorm", "models", "default"),
                         help="a trained model folder to measure as well, when it exists")
     parser.add_argument("--skip-random", action="store_true", help="measure only --model")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))

@@ -15,7 +15,7 @@ types), int64 of shape (batch, sequence), and returns the task's outputs by thei
 last_hidden_state/pooler_output, logits, or start_logits/end_logits. Needs the `onnx` extra.
 
 examples:
-  rpln export-onnx --model models/default --output model.onnx
+  rpln export-onnx --output model.onnx                     # the bundled model
   rpln export-onnx --model runs/qa --output qa.onnx --task question-answering --opset 18
   python -c "import onnxruntime as ort; print([i.name for i in ort.InferenceSession('model.onnx').get_inputs()])"
 """
@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
     p = subparsers.add_parser("export-onnx", help=HELP, description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="model folder or hub id")
+    p.add_argument("--model", "-m", help="model folder or hub id (default: the bundled model)")
     p.add_argument("--output", "-o", required=True, help="the .onnx file to write")
     p.add_argument("--task", choices=list(TASKS), metavar="TASK",
                    help=f"which head to export: {', '.join(TASKS)} "
@@ -43,6 +43,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..export import export_onnx
 
+    if args.model is None:
+        from ..pipelines import default_model_path
+
+        args.model = default_model_path()
     try:
         result = export_onnx(args.model, args.output, task=args.task, opset=args.opset,
                              output_hidden_states=args.output_hidden_states,

@@ -32,8 +32,7 @@ def default_model_path(task: str | None = None) -> str:
 
     1. ``$RPLN_DEFAULT_MODEL``;
     2. ``roberta_prelayernorm/models/<task>`` then ``roberta_prelayernorm/models/default`` inside the
-       installed package (a fine-tuned head per task may sit beside the pretrained default);
-    3. ``models/<task>`` then ``models/default`` at the root of a source checkout (``pip install -e``).
+       installed package (the bundled model; a fine-tuned head per task may sit beside it).
 
     Raises:
         OSError: If none exists.
@@ -44,11 +43,10 @@ def default_model_path(task: str | None = None) -> str:
             raise OSError(f"${DEFAULT_MODEL_ENV}={env} is not a model folder (no config.json)")
         return env
     names = ([task] if task else []) + ["default"]
-    roots = [PACKAGE_DIR / "models", PACKAGE_DIR.parent.parent / "models"]
-    for root in roots:
-        for name in names:
-            if (root / name / "config.json").is_file():
-                return str(root / name)
+    for name in names:
+        folder = PACKAGE_DIR / "models" / name
+        if (folder / "config.json").is_file():
+            return str(folder)
     raise OSError("no model given and no default model is installed: pass a model folder or hub id "
                   f"(model=... or --model), or set ${DEFAULT_MODEL_ENV}")
 
