@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -187,3 +189,31 @@ def test_datasets_source_and_its_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)  # not installed
     with pytest.raises(CorpusError, match="needs the `datasets` package"):
         dataset_documents("wiki")
+
+
+def test_tokenizer_of_a_hub_id_from_the_offline_cache(tmp_path, monkeypatch):
+    """A model's tokenizer by hub id (for pretrain --model and finetune), here a cached repository that
+    has only vocab.json + merges.txt, the layout of older RoBERTa repositories."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    from roberta_prelayernorm.training.text import tokenizer_folder
+
+    commit = "3" * 40
+    repo = tmp_path / "models--org--tok"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for name in ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(Path(FIXTURE_TOKENIZER) / name, snapshot / name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+    folder = tokenizer_folder("org/tok")
+    assert Path(folder) == snapshot
+    text = "the cat sees a green apple."
+    assert load_tokenizer(folder).encode(text).ids == load_tokenizer(FIXTURE_TOKENIZER).encode(text).ids
+    with pytest.raises(OSError):
+        tokenizer_folder("org/missing")

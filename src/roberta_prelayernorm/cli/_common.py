@@ -34,6 +34,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="inputs per forward pass (default 8)")
 
 
+def model_or_default(model: str | None) -> str:
+    """``--model`` as given, or the bundled default model when it was left out."""
+    if model is not None:
+        return model
+    from ..pipelines import default_model_path
+
+    return default_model_path()
+
+
 def add_input_options(parser: argparse.ArgumentParser, *, what: str = "TEXT", positional: bool = True) -> None:
     if positional:
         parser.add_argument("texts", nargs="*", metavar=what,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from . import CLIError
+from . import CLIError, _common
 
 HELP = "export a model to ONNX (dynamic batch and sequence axes), to run with onnxruntime"
 
@@ -43,12 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..export import export_onnx
 
-    if args.model is None:
-        from ..pipelines import default_model_path
-
-        args.model = default_model_path()
     try:
-        result = export_onnx(args.model, args.output, task=args.task, opset=args.opset,
+        result = export_onnx(_common.model_or_default(args.model), args.output, task=args.task,
+                             opset=args.opset,
                              output_hidden_states=args.output_hidden_states,
                              output_attentions=args.output_attentions)
     except (ImportError, ValueError) as e:

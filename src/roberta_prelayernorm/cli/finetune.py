@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from . import CLIError
+from . import CLIError, _common
 
 HELP = "fine-tune a model on a task (classification, regression, token classification, QA, multiple choice)"
 
@@ -63,10 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training.tasks import DataError
 
     fields = {k: v for k, v in vars(args).items() if k in FinetuneConfig.__dataclass_fields__ and k != "labels"}
-    if fields["model"] is None:
-        from ..pipelines import default_model_path
-
-        fields["model"] = default_model_path()
+    fields["model"] = _common.model_or_default(fields["model"])
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
     try:
         result = finetune(FinetuneConfig(**fields, labels=labels))

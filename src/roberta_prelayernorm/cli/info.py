@@ -8,7 +8,7 @@ import os
 from collections import Counter
 from typing import Any
 
-from . import CLIError
+from . import CLIError, _common
 
 HELP = "show a model's configuration, parameter count, dtype and files"
 
@@ -41,11 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoint import resolve_file, resolve_weights
     from ..configuration import RobertaPreLayerNormConfig
 
-    path = args.model or args.model_option
-    if path is None:
-        from ..pipelines import default_model_path
-
-        path = default_model_path()
+    path = _common.model_or_default(args.model or args.model_option)
     hub = {"revision": args.revision}
     config = RobertaPreLayerNormConfig.from_pretrained(path, **hub)
     weights = resolve_weights(path, **hub)

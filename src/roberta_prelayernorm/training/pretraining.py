@@ -192,6 +192,11 @@ class PretrainConfig:
         if self.train_files and self.dataset:
             raise ValueError("give either train_files or a dataset, not both")
 
+    @property
+    def positions(self) -> int:
+        """The longest input a new model takes."""
+        return self.max_positions or self.block_size
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["mask_split"] = list(parse_split(self.mask_split))
@@ -324,7 +329,7 @@ class _Run:
         if self.dist.is_main:
             self.say(f"training a byte-level BPE tokenizer (vocab {cfg.vocab_size}) on {len(train_docs)} documents")
             tokenizer = train_byte_level_bpe(train_docs, cfg.vocab_size)
-            save_tokenizer(tokenizer, staging, model_max_length=cfg.max_positions or cfg.block_size)
+            save_tokenizer(tokenizer, staging, model_max_length=cfg.positions)
         self.dist.barrier()
         return load_tokenizer(staging)
 
@@ -345,7 +350,7 @@ class _Run:
                 num_attention_heads=cfg.num_attention_heads, intermediate_size=cfg.intermediate_size,
                 hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
                 initializer_range=cfg.initializer_range,
-                max_position_embeddings=(cfg.max_positions or cfg.block_size) + special.pad + 1, type_vocab_size=1,
+                max_position_embeddings=cfg.positions + special.pad + 1, type_vocab_size=1,
                 layer_norm_eps=1e-5, pad_token_id=special.pad, bos_token_id=special.bos,
                 eos_token_id=special.eos,
             ))

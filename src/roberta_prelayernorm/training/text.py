@@ -136,12 +136,11 @@ def tokenizer_folder(name_or_path: str) -> str:
     """A local folder holding the tokenizer of a model folder or hub id (downloaded when needed)."""
     if os.path.isdir(name_or_path):
         return name_or_path
-    from ..checkpoint import resolve_file
+    from ..tokenization import _resolve_files
 
-    folder = os.path.dirname(resolve_file(name_or_path, "tokenizer.json"))
-    for name in ("tokenizer_config.json", "special_tokens_map.json"):
-        resolve_file(name_or_path, name, required=False)
-    return folder
+    files = _resolve_files(name_or_path, subfolder="", cache_dir=None, revision=None, local_files_only=False,
+                           token=None, force_download=False)
+    return os.path.dirname(next(path for path in files.values() if path))
 
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
