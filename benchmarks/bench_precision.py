@@ -35,8 +35,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import BASE, interleaved  # noqa: E402
 
 import roberta_prelayernorm as rp  # noqa: E402
-from roberta_prelayernorm.modeling import RobertaPreLayerNormClassificationHead  # noqa: E402
-from roberta_prelayernorm.precision import autocast, to_precision, unsupported_reason  # noqa: E402
+from roberta_prelayernorm.torch.modeling import RobertaPreLayerNormClassificationHead  # noqa: E402
+from roberta_prelayernorm.torch.precision import autocast, to_precision, unsupported_reason  # noqa: E402
 
 # (label, precision, how): "weights" converts the model, "autocast" keeps fp32 weights
 VARIANTS = [("fp32", "fp32", "weights"), ("bf16", "bf16", "weights"), ("bf16 autocast", "bf16", "autocast"),

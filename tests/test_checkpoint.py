@@ -27,7 +27,7 @@ from safetensors import safe_open
 
 import roberta_prelayernorm
 from roberta_prelayernorm import CheckpointError
-from roberta_prelayernorm.checkpoint import CheckpointShapeError
+from roberta_prelayernorm.core.errors import CheckpointShapeError
 
 ATOL = 1e-5
 LOGGER = "roberta_prelayernorm"

@@ -21,7 +21,7 @@ from model_helpers import batch, reference_model, tiny
 
 import roberta_prelayernorm
 from roberta_prelayernorm import CheckpointError, RobertaPreLayerNormConfig
-from roberta_prelayernorm.checkpoint import CheckpointShapeError
+from roberta_prelayernorm.core.errors import CheckpointShapeError
 
 CATCHABLE = (ValueError, TypeError, OSError)
 TORCH_INTERNAL = (IndexError, RuntimeError)

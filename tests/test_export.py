@@ -10,7 +10,7 @@ import torch
 
 import roberta_prelayernorm as rp
 from roberta_prelayernorm.cli import main
-from roberta_prelayernorm.export import TASKS, export_onnx
+from roberta_prelayernorm.torch.onnx import TASKS, export_onnx
 
 from model_helpers import batch, perturb, tiny
 
@@ -131,7 +131,7 @@ def test_export_replaces_nothing_when_it_fails(tmp_path, monkeypatch) -> None:
 
 # ------------------------------------------------------------------------------ what it cannot serve
 def quantized_model() -> torch.nn.Module:
-    from roberta_prelayernorm.precision import to_precision
+    from roberta_prelayernorm.torch.precision import to_precision
 
     return to_precision(make("RobertaPreLayerNormForMaskedLM"), "int8")
 

@@ -12,7 +12,7 @@ import torch
 
 import roberta_prelayernorm as rp
 from model_helpers import perturb, reference_model, tiny
-from roberta_prelayernorm.generation import (
+from roberta_prelayernorm.torch.generation import (
     GenerationConfig,
     GenerationMixin,
     filter_top_k,
@@ -20,7 +20,7 @@ from roberta_prelayernorm.generation import (
     generate,
     sample_next,
 )
-from roberta_prelayernorm.modeling import position_ids_from_input_ids
+from roberta_prelayernorm.torch.modeling import position_ids_from_input_ids
 
 PAD = 1
 

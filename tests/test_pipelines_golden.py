@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import roberta_prelayernorm as rp
-from roberta_prelayernorm.generation import generate
+from roberta_prelayernorm.torch.generation import generate
 from roberta_prelayernorm.pipelines import pipeline
 from test_pipelines import FIXTURE_TOKENIZER, assert_same
 

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import roberta_prelayernorm as rp
-from roberta_prelayernorm import precision
-from roberta_prelayernorm.precision import autocast, is_quantized, resolve_precision, to_precision
+from roberta_prelayernorm.torch import precision
+from roberta_prelayernorm.torch.precision import autocast, is_quantized, resolve_precision, to_precision
 
 from model_helpers import batch, perturb, tiny
 

@@ -1,4 +1,4 @@
-"""Tests of ``roberta_prelayernorm.tokenization`` against two references.
+"""Tests of ``roberta_prelayernorm.tokenizer`` against two references.
 
 - The live oracle (marker ``oracle``): the newest ``transformers`` in the environment loads the
   same fixture folder and must give the same outputs, on fixed inputs and on random text.
@@ -623,7 +623,7 @@ def test_empty_batch(ours: RobertaTokenizer) -> None:
         (lambda t: t(["a", "b"], ["c"]), ValueError, "batch of 2 but text_pair a batch of 1"),
         (lambda t: t(["a", "b"], "c"), TypeError, "text_pair must be a list"),
         (lambda t: t(["a", "a b c"], return_tensors="pt"), ValueError, "padding=True"),
-        (lambda t: t("a", return_tensors="tf"), ValueError, "return_tensors"),
+        (lambda t: t("a", return_tensors="mx"), ValueError, "return_tensors"),
         (lambda t: t("a", padding="to_the_moon"), ValueError, "padding must be"),
         (lambda t: t("a", truncation="middle"), ValueError, "truncation must be"),
         (lambda t: t(["a", "b"], is_split_into_words=True), ValueError, "add_prefix_space=True"),

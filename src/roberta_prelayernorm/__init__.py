@@ -1,7 +1,10 @@
 """RoBERTa-PreLayerNorm: pre-LN RoBERTa encoders, drop-in compatible with Hugging Face checkpoints.
 
-The public names are imported lazily, so ``import roberta_prelayernorm`` stays cheap and optional
-pieces (tokenizers, pipelines) load only when first used.
+The public names are imported lazily: ``import roberta_prelayernorm`` imports no framework, and each
+class loads its framework (torch, TensorFlow, JAX) when first used. The layout: ``core/`` (neutral:
+config, outputs, files and hub, weight tables, tasks, generation settings), ``tokenizer/``,
+``pipelines/`` (numpy pre- and post-processing, one adapter per framework), one package per framework
+(``torch/``), ``training/`` (PyTorch) and ``cli/``; docs/architecture.md draws it.
 """
 
 from __future__ import annotations
@@ -12,36 +15,36 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    # configuration
-    "RobertaPreLayerNormConfig": "configuration",
-    "AutoConfig": "configuration",
-    # PyTorch models
-    "RobertaPreLayerNormPreTrainedModel": "modeling",
-    "RobertaPreLayerNormModel": "modeling",
-    "RobertaPreLayerNormForCausalLM": "modeling",
-    "RobertaPreLayerNormForMaskedLM": "modeling",
-    "RobertaPreLayerNormForSequenceClassification": "modeling",
-    "RobertaPreLayerNormForMultipleChoice": "modeling",
-    "RobertaPreLayerNormForTokenClassification": "modeling",
-    "RobertaPreLayerNormForQuestionAnswering": "modeling",
-    "AutoModel": "modeling",
-    "AutoModelForCausalLM": "modeling",
-    "AutoModelForMaskedLM": "modeling",
-    "AutoModelForSequenceClassification": "modeling",
-    "AutoModelForMultipleChoice": "modeling",
-    "AutoModelForTokenClassification": "modeling",
-    "AutoModelForQuestionAnswering": "modeling",
-    # errors
-    "CheckpointError": "checkpoint",
+    # the framework-neutral core
+    "RobertaPreLayerNormConfig": "core.config",
+    "AutoConfig": "core.config",
+    "GenerationConfig": "core.generation",
+    "CheckpointError": "core.errors",
+    "CheckpointShapeError": "core.errors",
     # tokenizer
-    "RobertaTokenizer": "tokenization",
-    "RobertaTokenizerFast": "tokenization",
-    "AutoTokenizer": "tokenization",
-    "BatchEncoding": "tokenization",
-    # pipelines and generation
+    "RobertaTokenizer": "tokenizer",
+    "RobertaTokenizerFast": "tokenizer",
+    "AutoTokenizer": "tokenizer",
+    "BatchEncoding": "tokenizer",
+    # pipelines
     "pipeline": "pipelines",
-    "GenerationConfig": "generation",
-    "GenerationMixin": "generation",
+    # PyTorch models
+    "RobertaPreLayerNormPreTrainedModel": "torch.modeling",
+    "RobertaPreLayerNormModel": "torch.modeling",
+    "RobertaPreLayerNormForCausalLM": "torch.modeling",
+    "RobertaPreLayerNormForMaskedLM": "torch.modeling",
+    "RobertaPreLayerNormForSequenceClassification": "torch.modeling",
+    "RobertaPreLayerNormForMultipleChoice": "torch.modeling",
+    "RobertaPreLayerNormForTokenClassification": "torch.modeling",
+    "RobertaPreLayerNormForQuestionAnswering": "torch.modeling",
+    "AutoModel": "torch.modeling",
+    "AutoModelForCausalLM": "torch.modeling",
+    "AutoModelForMaskedLM": "torch.modeling",
+    "AutoModelForSequenceClassification": "torch.modeling",
+    "AutoModelForMultipleChoice": "torch.modeling",
+    "AutoModelForTokenClassification": "torch.modeling",
+    "AutoModelForQuestionAnswering": "torch.modeling",
+    "GenerationMixin": "torch.generation",
 }
 
 __all__ = sorted(_EXPORTS)

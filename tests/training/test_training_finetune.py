@@ -17,7 +17,7 @@ from finetune_helpers import (
     write_jsonl,
 )
 
-from roberta_prelayernorm import modeling
+from roberta_prelayernorm.torch import modeling
 from roberta_prelayernorm.training import FinetuneConfig, finetune
 from roberta_prelayernorm.training.tasks import DataError
 

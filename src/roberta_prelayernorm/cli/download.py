@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import HUB_ID
+    from ..core.hub import HUB_ID
 
     if os.path.exists(args.repo_id) or not HUB_ID.fullmatch(args.repo_id):
         raise CLIError(f"{args.repo_id!r} is not a hub id (org/name): nothing to download")
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"hub repo {args.repo_id} has no config.json: not a model repo")
     if not any(f.endswith((".safetensors", ".bin")) for f in files):
         raise CLIError(f"hub repo {args.repo_id} has no weights (model.safetensors or pytorch_model.bin)")
-    from ..configuration import RobertaPreLayerNormConfig
+    from ..core.config import RobertaPreLayerNormConfig
 
     RobertaPreLayerNormConfig.from_pretrained(os.path.join(snapshot, "config.json"))  # a model of this family?
     target = snapshot

@@ -22,7 +22,7 @@ examples:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, TASKS
+    from ..torch.onnx import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, TASKS
 
     p = subparsers.add_parser("export-onnx", help=HELP, description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import export_onnx
+    from ..torch.onnx import export_onnx
 
     try:
         result = export_onnx(_common.model_or_default(args.model), args.output, task=args.task,

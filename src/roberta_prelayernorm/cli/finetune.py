@@ -58,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import CheckpointError
+    from ..core.errors import CheckpointError
     from ..training.finetuning import FinetuneConfig, finetune
     from ..training.tasks import DataError
 

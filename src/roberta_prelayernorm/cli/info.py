@@ -38,16 +38,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import resolve_file, resolve_weights
-    from ..configuration import RobertaPreLayerNormConfig
+    from ..core.config import RobertaPreLayerNormConfig
+    from ..core.hub import HubOptions, resolve_file
+    from ..core.weights import resolve_weights
 
     path = _common.model_or_default(args.model or args.model_option)
-    hub = {"revision": args.revision}
-    config = RobertaPreLayerNormConfig.from_pretrained(path, **hub)
-    weights = resolve_weights(path, **hub)
+    hub = HubOptions(revision=args.revision)
+    config = RobertaPreLayerNormConfig.from_pretrained(path, revision=args.revision)
+    weights = resolve_weights(path, hub)[1]
     counts, dtypes = count_parameters(weights)
-    files = [resolve_file(path, "config.json", **hub), *weights]
-    files += [f for f in (resolve_file(path, name, required=False, **hub) for name in OPTIONAL_FILES) if f]
+    files = [resolve_file(path, "config.json", hub), *weights]
+    files += [f for f in (resolve_file(path, name, hub, required=False) for name in OPTIONAL_FILES) if f]
     values = config.to_dict()
     info: dict[str, Any] = {
         "model": path,
@@ -97,7 +98,7 @@ def count_parameters(files: list[str]) -> tuple[int, Counter]:
             except Exception as e:  # a damaged header raises several types
                 raise CLIError(f"{path}: not a readable safetensors file ({e})") from None
         else:
-            from ..checkpoint import read_weights
+            from ..torch.checkpoint import read_weights
 
             for tensor in read_weights([path]).values():
                 if tensor.is_floating_point():

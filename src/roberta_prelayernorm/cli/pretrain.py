@@ -90,7 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import CheckpointError
+    from ..core.errors import CheckpointError
     from ..training.data import CorpusError
     from ..training.pretraining import PretrainConfig, pretrain
 

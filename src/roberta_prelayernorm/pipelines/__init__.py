@@ -61,7 +61,7 @@ def infer_task(model: Any, hub: dict[str, Any]) -> str:
     if isinstance(model, torch.nn.Module):
         names = [type(model).__name__]
     else:
-        from ..configuration import RobertaPreLayerNormConfig
+        from ..core.config import RobertaPreLayerNormConfig
 
         names = RobertaPreLayerNormConfig.from_pretrained(model, **hub).architectures or []
     for name in names:
@@ -116,8 +116,8 @@ def pipeline(
         task = infer_task(os.fspath(model) if isinstance(model, (str, os.PathLike)) else model, hub)
     cls = task_class(task)
     dtype = resolve_dtype(torch_dtype if torch_dtype is not None else dtype)
-    from .. import modeling
-    from ..tokenization import AutoTokenizer
+    from ..torch import modeling
+    from ..tokenizer import AutoTokenizer
 
     if model is None:
         model = default_model_path(ALIASES.get(task, task))

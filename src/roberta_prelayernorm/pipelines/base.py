@@ -99,7 +99,7 @@ def load_model(model_class: type, path: str, *, head_keys: Sequence[str], task: 
         ValueError: If the checkpoint has none of the head's weights (say, a masked LM folder given to
             text-classification). ``OSError`` if the folder or hub id cannot be read.
     """
-    from ..configuration import RobertaPreLayerNormConfig
+    from ..core.config import RobertaPreLayerNormConfig
 
     hub = hub or {}
     config = RobertaPreLayerNormConfig.from_pretrained(path, **hub)
@@ -174,7 +174,7 @@ class Pipeline:
     # ------------------------------------------------------------------------------- configuration
     def check_model(self, model: torch.nn.Module) -> None:
         """Raises ``TypeError`` when the model object is not of the class the task needs."""
-        from .. import modeling
+        from ..torch import modeling
 
         needed = getattr(modeling, self.model_class)
         if self.model_class != "RobertaPreLayerNormModel" and not isinstance(model, needed):

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 import torch
 
-from ..generation import DEFAULT_MAX_LENGTH, GenerationConfig, generate
+from ..core.generation import DEFAULT_MAX_LENGTH, GenerationConfig
+from ..torch.generation import generate
 from .base import Encoded, Pipeline, as_batch
 
 GENERATION_PARAMETERS = ("max_new_tokens", "max_length", "do_sample", "temperature", "top_k", "top_p",
@@ -26,7 +27,7 @@ class TextGenerationPipeline(Pipeline):
     Call parameters:
         max_new_tokens (default 20 unless the model's ``generation_config.json`` sets a length),
         do_sample, temperature, top_k, top_p, num_return_sequences, seed, eos_token_id: as
-        :func:`roberta_prelayernorm.generation.generate`.
+        :func:`roberta_prelayernorm.torch.generation.generate`.
         return_full_text: Prompt + continuation (default) or only the continuation.
         return_tensors: ``{"generated_token_ids": [...]}`` (prompt and new ids) instead of text.
         skip_special_tokens, clean_up_tokenization_spaces: For decoding the continuation.

@@ -117,7 +117,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         DataError: (a ValueError) if a file cannot be read or holds a label outside the label set.
         CheckpointError: (an OSError) if the output folder cannot be written.
     """
-    from .. import modeling
+    from ..torch import modeling
 
     config.validate()
     say = (lambda m: None) if config.quiet else (lambda m: print(m, file=sys.stderr, flush=True))

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import CheckpointError
-from ..configuration import RobertaPreLayerNormConfig
+from ..core.errors import CheckpointError
+from ..core.config import RobertaPreLayerNormConfig
 from . import distributed, state
 from .data import (
     CorpusError,
@@ -334,7 +334,7 @@ class _Run:
         return load_tokenizer(staging)
 
     def build_model(self, vocab_size: int, special: SpecialIds, resume_from: str | None):
-        from ..modeling import RobertaPreLayerNormForMaskedLM
+        from ..torch.modeling import RobertaPreLayerNormForMaskedLM
 
         cfg = self.cfg
         torch.manual_seed(cfg.seed)

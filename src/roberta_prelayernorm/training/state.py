@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 import torch
 
-from ..checkpoint import CheckpointError, atomic_write_text, ordinary_permissions
+from ..core.errors import CheckpointError
+from ..core.files import atomic_write_text, ordinary_permissions
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"

@@ -105,7 +105,7 @@ class Task:
     """What a fine-tuning task is made of; subclasses fill it in."""
 
     name = ""
-    model_class = ""  # name in roberta_prelayernorm.modeling
+    model_class = ""  # name in roberta_prelayernorm.torch.modeling
     main_metric = ""
 
     def __init__(self, *, max_length: int = 256, **options: Any) -> None:

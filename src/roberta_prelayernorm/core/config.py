@@ -7,6 +7,9 @@ import json
 import os
 from typing import Any
 
+from .files import atomic_write_text, read_json_object
+from .hub import HubOptions, resolve_file
+
 CONFIG_NAME = "config.json"
 MODEL_TYPE = "roberta-prelayernorm"
 ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu", "swish", "gelu_pytorch_tanh")
@@ -164,6 +167,15 @@ class RobertaPreLayerNormConfig:
         return self.return_dict
 
     @property
+    def max_input_length(self) -> int:
+        """The most tokens one sequence can have: absolute positions start after the padding id, so
+        ``max_position_embeddings - pad_token_id - 1`` (514 rows → 512 tokens); relative positions
+        allow ``max_position_embeddings``."""
+        if self.position_embedding_type != "absolute":
+            return self.max_position_embeddings
+        return self.max_position_embeddings - (self.pad_token_id or 0) - 1
+
+    @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
@@ -243,33 +255,24 @@ class RobertaPreLayerNormConfig:
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: str | os.PathLike,
-        *,
-        cache_dir: str | os.PathLike | None = None,
-        revision: str | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
         **kwargs: Any,
     ) -> RobertaPreLayerNormConfig:
         """Load ``config.json`` from a folder, a file or a hub id; ``kwargs`` override its values.
 
+        Hub options (``cache_dir``, ``revision``, ``local_files_only``, ``token``, ``subfolder``,
+        ``force_download``) are taken out of ``kwargs``; see :class:`~roberta_prelayernorm.core.hub.HubOptions`.
+
         Raises:
             OSError: If the folder, file or hub id has no readable config.
         """
-        from .checkpoint import resolve_file
-
+        hub = HubOptions.pop_from(kwargs)
         path = os.fspath(pretrained_model_name_or_path)
-        if os.path.isfile(path):
-            config_file = path
-        else:
-            config_file = resolve_file(path, CONFIG_NAME, cache_dir=cache_dir, revision=revision,
-                                       local_files_only=local_files_only, token=token)
+        config_file = path if os.path.isfile(path) else resolve_file(path, CONFIG_NAME, hub)
         data = read_json_object(config_file)
         return cls.from_dict(data, **kwargs)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Write ``config.json`` into ``save_directory`` (created if needed), atomically."""
-        from .checkpoint import atomic_write_text
-
         os.makedirs(save_directory, exist_ok=True)
         atomic_write_text(os.path.join(save_directory, CONFIG_NAME), self.to_json_string())
 
@@ -279,22 +282,6 @@ class RobertaPreLayerNormConfig:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
-
-
-def read_json_object(path: str | os.PathLike) -> dict[str, Any]:
-    """A JSON file holding an object.
-
-    Raises:
-        OSError: If the file is not UTF-8 JSON or holds something else than an object.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise OSError(f"{path} is not a valid JSON config file: {e}") from None
-    if not isinstance(data, dict):
-        raise OSError(f"{path} holds a JSON {type(data).__name__}, not an object of config values")
-    return data
 
 
 def _dtype_name(dtype: Any) -> str | None:

@@ -1,13 +1,12 @@
-"""Output dataclasses. Fields and their order follow the reference, so ``out[0]`` and tuples agree."""
+"""Output dataclasses, shared by every framework: their fields hold torch tensors, tf tensors or jax
+arrays alike. Fields and their order follow the reference, so ``out[0]`` and tuples agree."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from typing import Any, Iterator
 
-import torch
-
-Tensor = torch.Tensor
+Tensor = Any  # an array of whichever framework made the output
 Cache = tuple[tuple[Tensor, ...], ...]
 
 

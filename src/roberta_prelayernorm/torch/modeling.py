@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .configuration import RobertaPreLayerNormConfig
+from ..core.config import RobertaPreLayerNormConfig
 from .generation import GenerationMixin
-from .outputs import (
+from ..core.outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
     Cache,
     CausalLMOutputWithCrossAttentions,

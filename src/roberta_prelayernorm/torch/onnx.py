@@ -178,7 +178,7 @@ def export_onnx(
         staged = staging / output.name
         program.save(staged)  # weights inline below 2 GB, else in <name>.data beside it
         onnx.checker.check_model(str(staged))
-        from .checkpoint import ordinary_permissions
+        from ..core.files import ordinary_permissions
 
         ordinary_permissions(str(staging))
         for extra in staging.iterdir():
@@ -203,7 +203,7 @@ def _require_onnx():  # noqa: ANN202 - the onnx module
 def _load(path: str | os.PathLike, task: str | None) -> nn.Module:
     """A model from a folder or hub id: the task's class, or the checkpoint's ``architectures``."""
     from . import modeling
-    from .configuration import RobertaPreLayerNormConfig
+    from ..core.config import RobertaPreLayerNormConfig
 
     if task is None:
         config = RobertaPreLayerNormConfig.from_pretrained(os.fspath(path))

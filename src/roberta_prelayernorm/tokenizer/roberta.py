@@ -1,4 +1,4 @@
-"""The RoBERTa byte-level BPE tokenizer, built on the Rust ``tokenizers`` library.
+"""``RobertaTokenizer``: the RoBERTa byte-level BPE tokenizer, built on the Rust ``tokenizers`` library.
 
 It behaves like the fast RoBERTa tokenizer of Hugging Face transformers v4.37.2: same files on
 disk, same ids, offsets, padding, truncation and overflow, same decoding (including the default
@@ -17,24 +17,31 @@ import functools
 import json
 import logging
 import os
-import re
-from collections import UserDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from tokenizers import AddedToken, Encoding, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Encoding, Tokenizer
+
+from ..core.hub import HubOptions
+from . import bpe
+from .encoding import BatchEncoding, _to_python, _tensor_type
+from .files import (
+    ADDED_TOKENS_FILE,
+    CONFIG_FILE,
+    MERGES_FILE,
+    SPECIAL_TOKENS_MAP_FILE,
+    TOKENIZER_FILE,
+    VOCAB_FILE,
+    read_json,
+    read_merges,
+    resolve_files,
+)
 
 __all__ = ["AutoTokenizer", "BatchEncoding", "RobertaTokenizer", "RobertaTokenizerFast"]
 
 logger = logging.getLogger(__name__)
 
-TOKENIZER_FILE = "tokenizer.json"
-VOCAB_FILE = "vocab.json"
-MERGES_FILE = "merges.txt"
-CONFIG_FILE = "tokenizer_config.json"
-SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
-ADDED_TOKENS_FILE = "added_tokens.json"
 
 VERY_LARGE_INTEGER = int(1e30)  # model_max_length when the checkpoint sets none ("no limit")
 _LARGE_INTEGER = int(1e20)  # above this, model_max_length counts as unset
@@ -84,261 +91,6 @@ _NOT_INIT_KEYS = {
 }
 
 
-class CharSpan(NamedTuple):
-    """A span of characters in the original text: ``text[start:end]``."""
-
-    start: int
-    end: int
-
-
-class TokenSpan(NamedTuple):
-    """A span of tokens in an encoding: ``tokens[start:end]``."""
-
-    start: int
-    end: int
-
-
-def _to_python(value: Any) -> Any:
-    """Turns tensors, arrays and numpy scalars (also nested in lists or dicts) into Python objects."""
-    if isinstance(value, Mapping):
-        return {key: _to_python(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_python(item) for item in value]
-    if type(value).__module__.startswith("torch"):
-        return value.detach().cpu().tolist()
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return value.tolist()
-    return value
-
-
-def _tensor_type(return_tensors: Any) -> str | None:
-    value = getattr(return_tensors, "value", return_tensors)  # accepts enums with a .value too
-    if value is None or value in ("pt", "np"):
-        return value
-    raise ValueError(f"return_tensors must be 'pt', 'np' or None, got {return_tensors!r}")
-
-
-class BatchEncoding(UserDict):
-    """The output of a tokenizer call: a dict of lists or tensors, plus the backend encodings.
-
-    Keys read as attributes too (``enc.input_ids``). When the tokenizer produced it, the
-    ``tokenizers.Encoding`` of each row is kept, which maps between characters, words and tokens
-    (``word_ids``, ``char_to_token``, ...).
-
-    Args:
-        data: The outputs, e.g. ``{"input_ids": ..., "attention_mask": ...}``.
-        encoding: The backend encoding(s), one per row.
-        tensor_type: ``"pt"`` or ``"np"`` to turn the lists into tensors right away.
-        prepend_batch_axis: Wrap each value in a batch of one before the conversion.
-        n_sequences: 1 for single texts, 2 for pairs; read from the encodings when not given.
-    """
-
-    def __init__(
-        self,
-        data: Mapping[str, Any] | None = None,
-        encoding: Encoding | Sequence[Encoding] | None = None,
-        tensor_type: str | None = None,
-        prepend_batch_axis: bool = False,
-        n_sequences: int | None = None,
-    ) -> None:
-        super().__init__(data)
-        if isinstance(encoding, Encoding):
-            encoding = [encoding]
-        self._encodings = list(encoding) if encoding is not None else None
-        if n_sequences is None and self._encodings:
-            n_sequences = self._encodings[0].n_sequences
-        self._n_sequences = n_sequences
-        self.convert_to_tensors(tensor_type, prepend_batch_axis=prepend_batch_axis)
-
-    def __getitem__(self, item: Any) -> Any:
-        """A value by key, a backend ``Encoding`` by row number, or a slice of rows."""
-        if isinstance(item, str):
-            return self.data[item]
-        if self._encodings is not None:
-            return self._encodings[item]
-        if isinstance(item, slice):
-            return {key: value[item] for key, value in self.data.items()}
-        raise KeyError(f"{item!r}: use a key name, or a row number when the encodings are available")
-
-    def __getattr__(self, name: str) -> Any:
-        data = self.__dict__.get("data")
-        if data is not None and name in data:
-            return data[name]
-        raise AttributeError(f"'BatchEncoding' object has no attribute {name!r}")
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"data": self.data, "encodings": self._encodings, "n_sequences": self._n_sequences}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.data = state["data"]
-        self._encodings = state["encodings"]
-        self._n_sequences = state.get("n_sequences")
-
-    @property
-    def encodings(self) -> list[Encoding] | None:
-        """The backend encodings, one per row, or None when the data did not come from the tokenizer."""
-        return self._encodings
-
-    @property
-    def n_sequences(self) -> int | None:
-        """1 when rows hold single texts, 2 when they hold pairs, None when unknown."""
-        return self._n_sequences
-
-    @property
-    def is_fast(self) -> bool:
-        """Whether the backend encodings are available."""
-        return self._encodings is not None
-
-    def _encoding(self, batch_index: int) -> Encoding:
-        if self._encodings is None:
-            raise ValueError(
-                "this BatchEncoding has no backend encodings (it was made by pad() or by hand), "
-                "so it cannot map between characters, words and tokens"
-            )
-        return self._encodings[batch_index]
-
-    def _token_position(self, first: int, second: int | None) -> tuple[Encoding, int]:
-        batch_index, token_index = (0, first) if second is None else (first, second)
-        encoding = self._encoding(batch_index)
-        if token_index < 0:
-            token_index += len(encoding.ids)
-        return encoding, token_index
-
-    def tokens(self, batch_index: int = 0) -> list[str]:
-        """The token strings of row ``batch_index``."""
-        return self._encoding(batch_index).tokens
-
-    def word_ids(self, batch_index: int = 0) -> list[int | None]:
-        """For each token of a row, the index of its word in its sequence (None for special tokens)."""
-        return self._encoding(batch_index).word_ids
-
-    def sequence_ids(self, batch_index: int = 0) -> list[int | None]:
-        """For each token of a row, 0 or 1 for the sequence of the pair it comes from (None for specials)."""
-        return self._encoding(batch_index).sequence_ids
-
-    def token_to_sequence(self, batch_or_token_index: int, token_index: int | None = None) -> int | None:
-        """The sequence (0 or 1) a token belongs to; call with ``(token)`` or ``(row, token)``."""
-        encoding, index = self._token_position(batch_or_token_index, token_index)
-        return encoding.token_to_sequence(index)
-
-    def token_to_word(self, batch_or_token_index: int, token_index: int | None = None) -> int | None:
-        """The word index of a token within its sequence; call with ``(token)`` or ``(row, token)``."""
-        encoding, index = self._token_position(batch_or_token_index, token_index)
-        return encoding.token_to_word(index)
-
-    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None) -> CharSpan | None:
-        """The characters a token covers in its text, or None for special tokens."""
-        encoding, index = self._token_position(batch_or_token_index, token_index)
-        span = encoding.token_to_chars(index)
-        return CharSpan(*span) if span is not None else None
-
-    def char_to_token(
-        self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0
-    ) -> int | None:
-        """The token that covers a character of sequence ``sequence_index``, or None (e.g. a space)."""
-        batch_index, index = (
-            (0, batch_or_char_index) if char_index is None else (batch_or_char_index, char_index)
-        )
-        return self._encoding(batch_index).char_to_token(index, sequence_index)
-
-    def word_to_tokens(
-        self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0
-    ) -> TokenSpan | None:
-        """The tokens of a word of sequence ``sequence_index``, or None when it has none."""
-        batch_index, index = (
-            (0, batch_or_word_index) if word_index is None else (batch_or_word_index, word_index)
-        )
-        span = self._encoding(batch_index).word_to_tokens(index, sequence_index)
-        return TokenSpan(*span) if span is not None else None
-
-    def word_to_chars(
-        self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0
-    ) -> CharSpan | None:
-        """The characters of a word of sequence ``sequence_index``."""
-        batch_index, index = (
-            (0, batch_or_word_index) if word_index is None else (batch_or_word_index, word_index)
-        )
-        span = self._encoding(batch_index).word_to_chars(index, sequence_index)
-        return CharSpan(*span) if span is not None else None
-
-    def char_to_word(
-        self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0
-    ) -> int | None:
-        """The word that holds a character of sequence ``sequence_index``."""
-        batch_index, index = (
-            (0, batch_or_char_index) if char_index is None else (batch_or_char_index, char_index)
-        )
-        return self._encoding(batch_index).char_to_word(index, sequence_index)
-
-    def convert_to_tensors(
-        self, tensor_type: str | None = None, prepend_batch_axis: bool = False
-    ) -> BatchEncoding:
-        """Turns every value into a ``torch`` tensor (``"pt"``) or ``numpy`` array (``"np"``) in place.
-
-        Raises:
-            ValueError: When rows have different lengths and ``"pt"`` is asked (pad them first), or
-                ``tensor_type`` is not supported.
-        """
-        tensor_type = _tensor_type(tensor_type)
-        if tensor_type is None:
-            return self
-        if tensor_type == "pt":
-            import torch
-
-            def as_tensor(value: Any) -> Any:
-                if isinstance(value, list) and value and type(value[0]).__module__ == "numpy":
-                    import numpy as np
-
-                    value = np.array(value)
-                if isinstance(value, list) and not value:
-                    return torch.tensor(value, dtype=torch.long)
-                return torch.tensor(value)
-
-            is_tensor: Callable[[Any], bool] = torch.is_tensor
-        else:
-            import numpy as np
-
-            def as_tensor(value: Any) -> Any:
-                rows = (
-                    isinstance(value, (list, tuple))
-                    and value
-                    and isinstance(value[0], (list, tuple, np.ndarray))
-                )
-                if rows and len({len(row) for row in value}) > 1:  # ragged rows: an array of arrays
-                    return np.array([np.asarray(row) for row in value] + [None], dtype=object)[:-1]
-                return np.asarray(value)
-
-            def is_tensor(value: Any) -> bool:
-                return isinstance(value, np.ndarray)
-
-        for key, value in self.data.items():
-            if prepend_batch_axis:
-                value = [value]
-            if is_tensor(value):
-                continue
-            try:
-                self.data[key] = as_tensor(value)
-            except Exception as err:
-                raise ValueError(
-                    f"cannot make a tensor of {key!r}: its rows probably have different lengths. "
-                    "Pass padding=True (and truncation=True) to get rows of the same length."
-                ) from err
-        return self
-
-    def to(self, device: Any) -> BatchEncoding:
-        """Moves every torch tensor to ``device`` (a str, an int or a ``torch.device``), in place."""
-        import torch
-
-        if not isinstance(device, (str, int, torch.device)):
-            logger.warning("BatchEncoding.to() takes a device, not %r; nothing was moved", device)
-            return self
-        self.data = {
-            key: value.to(device=device) if torch.is_tensor(value) else value
-            for key, value in self.data.items()
-        }
-        return self
-
-
 def _hybrid_method(func: Callable[..., Any]) -> Any:
     """Lets ``func`` be called on the class or on an instance; it receives whichever it was called on."""
 
@@ -362,127 +114,6 @@ def _token_state(token: AddedToken, *, with_special: bool = True) -> dict[str, A
     if not with_special:
         state.pop("special", None)
     return state
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
-
-
-def _resolve_files(
-    name_or_path: str | os.PathLike[str],
-    *,
-    subfolder: str,
-    cache_dir: str | os.PathLike[str] | None,
-    revision: str | None,
-    local_files_only: bool,
-    token: str | bool | None,
-    force_download: bool,
-) -> dict[str, str | None]:
-    """Finds the tokenizer files in a local folder or a hub repository; missing ones map to None.
-
-    Raises:
-        OSError: When nothing can be loaded from ``name_or_path`` (no folder, no such repository,
-            offline without a cached copy, or no tokenizer files).
-    """
-    config_names = [CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, ADDED_TOKENS_FILE, TOKENIZER_FILE]
-    looked_for = f"{TOKENIZER_FILE}, or {VOCAB_FILE} + {MERGES_FILE}"
-    path = Path(name_or_path)
-    if path.is_dir():
-        folder = path / subfolder if subfolder else path
-        found = {name: str(folder / name) if (folder / name).is_file() else None for name in config_names}
-        for name in (VOCAB_FILE, MERGES_FILE):
-            found[name] = str(folder / name) if (folder / name).is_file() else None
-        if found[TOKENIZER_FILE] is None and (found[VOCAB_FILE] is None or found[MERGES_FILE] is None):
-            raise OSError(f"no tokenizer in the folder {str(folder)!r}: looked for {looked_for}")
-        return found
-    if path.is_file():
-        raise OSError(f"{str(name_or_path)!r} is a file; pass the folder that holds {looked_for}")
-    repo_id = str(name_or_path)
-    if not _REPO_ID.match(repo_id):
-        raise OSError(f"no folder named {repo_id!r} (and it is not a hub id of the form 'org/name')")
-
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.utils import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HFValidationError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    offline = local_files_only or _env_flag("HF_HUB_OFFLINE")
-    reasons: list[str] = []
-
-    def fetch(name: str) -> str | None:
-        try:
-            return hf_hub_download(
-                repo_id,
-                name,
-                subfolder=subfolder or None,
-                revision=revision,
-                cache_dir=cache_dir,
-                local_files_only=offline,
-                token=token,
-                force_download=force_download,
-            )
-        except EntryNotFoundError as err:  # also raised offline when the file is not cached
-            reasons.append(f"{name}: {type(err).__name__}")
-            return None
-        except (RepositoryNotFoundError, RevisionNotFoundError, GatedRepoError, HFValidationError) as err:
-            raise OSError(f"cannot load a tokenizer from the hub repository {repo_id!r}: {err}") from err
-
-    found = {name: fetch(name) for name in config_names}
-    if found[TOKENIZER_FILE] is None:
-        found[VOCAB_FILE] = fetch(VOCAB_FILE)
-        found[MERGES_FILE] = fetch(MERGES_FILE) if found[VOCAB_FILE] is not None else None
-    else:
-        found[VOCAB_FILE] = found[MERGES_FILE] = None
-    if found[TOKENIZER_FILE] is None and found[MERGES_FILE] is None:
-        where = "the local cache (offline mode)" if offline else "the hub"
-        raise OSError(
-            f"no tokenizer for {repo_id!r} in {where}: looked for {looked_for}"
-            + (f" ({'; '.join(reasons)})" if reasons else "")
-        )
-    return found
-
-
-def _read_json(path: str | None) -> Any:
-    if path is None:
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def _read_merges(path: str) -> list[tuple[str, str]]:
-    """Reads a GPT-2 style merges file: an optional ``#version`` line, then one ``left right`` pair a line."""
-    merges = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line or (number == 1 and line.startswith("#version")):
-                continue
-            parts = line.split()
-            if len(parts) != 2:
-                raise ValueError(
-                    f"{path}, line {number}: expected two tokens separated by a space, got {line!r}"
-                )
-            merges.append((parts[0], parts[1]))
-    return merges
-
-
-def _byte_level_bpe(vocab: dict[str, int], merges: list[tuple[str, str]]) -> Tokenizer:
-    """A RoBERTa pipeline (byte-level pre-tokenizer and decoder) around a BPE model; no post-processor yet."""
-    backend = Tokenizer(
-        models.BPE(
-            vocab=vocab, merges=merges, dropout=None, continuing_subword_prefix="", end_of_word_suffix=""
-        )
-    )
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    return backend
 
 
 def _padding_strategy(padding: Any) -> str:
@@ -640,7 +271,7 @@ class RobertaTokenizer:
         elif tokenizer_file is not None:
             backend = Tokenizer.from_file(str(tokenizer_file))
         elif vocab_file is not None and merges_file is not None:
-            backend = _byte_level_bpe(_read_json(str(vocab_file)), _read_merges(str(merges_file)))
+            backend = bpe.pipeline(read_json(str(vocab_file)), read_merges(str(merges_file)))
         else:
             raise ValueError(
                 "RobertaTokenizer needs tokenizer_file, or vocab_file and merges_file, or tokenizer_object"
@@ -739,16 +370,10 @@ class RobertaTokenizer:
         Raises:
             OSError: When the folder or repository is missing or holds no tokenizer files.
         """
-        files = _resolve_files(
-            pretrained_model_name_or_path,
-            subfolder=subfolder,
-            cache_dir=cache_dir,
-            revision=revision,
-            local_files_only=local_files_only,
-            token=token,
-            force_download=force_download,
-        )
-        config = _read_json(files[CONFIG_FILE]) or {}
+        hub = HubOptions(cache_dir=cache_dir, revision=revision, local_files_only=local_files_only, token=token,
+                         subfolder=subfolder, force_download=force_download)
+        files = resolve_files(pretrained_model_name_or_path, hub)
+        config = read_json(files[CONFIG_FILE]) or {}
         config_class = config.get("tokenizer_class")
         if config_class and not config_class.replace("Fast", "").startswith("Roberta"):
             logger.warning(
@@ -774,7 +399,7 @@ class RobertaTokenizer:
 
         if "added_tokens_decoder" not in init:
             # Older folders: special tokens in special_tokens_map.json, extra tokens in added_tokens.json.
-            for key, value in (_read_json(files[SPECIAL_TOKENS_MAP_FILE]) or {}).items():
+            for key, value in (read_json(files[SPECIAL_TOKENS_MAP_FILE]) or {}).items():
                 if kwargs.get(key):
                     continue
                 if key == "additional_special_tokens" and isinstance(value, list):
@@ -785,7 +410,7 @@ class RobertaTokenizer:
                     init[key] = merged
                 elif key in SPECIAL_TOKEN_NAMES:
                     init[key] = _added_token(value, special=True)
-            added = _read_json(files[ADDED_TOKENS_FILE])
+            added = read_json(files[ADDED_TOKENS_FILE])
             if added:
                 specials = {str(init[key]) for key in SPECIAL_TOKEN_NAMES if init.get(key) is not None}
                 specials |= {str(t) for t in init.get("additional_special_tokens") or []}
@@ -955,20 +580,8 @@ class RobertaTokenizer:
         mask = str(tokens["mask_token"]) if tokens["mask_token"] is not None else None
         has_mask = mask is not None and mask not in first
 
-        backend = Tokenizer(models.BPE())
-        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size - int(has_mask),
-            special_tokens=first,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            **trainer_kwargs,
-        )
-        backend.train_from_iterator(text_iterator, trainer=trainer, length=length)
-        state = json.loads(backend.to_str())["model"]
-        vocab = dict(state["vocab"])
-        if has_mask:
-            vocab[mask] = len(vocab)
-        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
+        vocab, merges = bpe.train(text_iterator, vocab_size, first_specials=first, mask=mask if has_mask else None,
+                                  length=length, **trainer_kwargs)
 
         extra = list(template._additional_special_tokens) if template is not None else []
         extra += list(new_special_tokens or [])
@@ -986,7 +599,7 @@ class RobertaTokenizer:
                 **copy.deepcopy(template.init_kwargs),
             )
         return cls(
-            tokenizer_object=_byte_level_bpe(vocab, merges),
+            tokenizer_object=bpe.pipeline(vocab, merges),
             additional_special_tokens=extra or None,
             **tokens,
             **settings,

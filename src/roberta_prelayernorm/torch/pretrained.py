@@ -11,17 +11,11 @@ from typing import Any, Iterator, TypeVar
 import torch
 from torch import nn
 
-from .checkpoint import (
-    CheckpointError,
-    CheckpointShapeError,
-    LoadingInfo,
-    is_ignored_unexpected,
-    match_prefix,
-    read_weights,
-    resolve_weights,
-    save_weights,
-)
-from .configuration import RobertaPreLayerNormConfig
+from ..core.config import RobertaPreLayerNormConfig
+from ..core.errors import CheckpointError, LoadingInfo
+from ..core.hub import HubOptions
+from ..core.weights import BASE_PREFIX, is_ignored_unexpected, match_prefix, resolve_weights, tied_aliases
+from .checkpoint import read_weights, save_weights
 
 logger = logging.getLogger("roberta_prelayernorm")
 M = TypeVar("M", bound="RobertaPreLayerNormPreTrainedModel")
@@ -31,7 +25,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
     """Common methods of the seven model classes."""
 
     config_class = RobertaPreLayerNormConfig
-    base_model_prefix = "roberta_prelayernorm"
+    base_model_prefix = BASE_PREFIX
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
     _tied_weights_keys: list[str] = []
@@ -198,14 +192,17 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
                 ``CheckpointShapeError`` (also a ``ValueError``) if shapes do not fit the config.
         """
         path = os.fspath(pretrained_model_name_or_path)
-        hub = {"cache_dir": cache_dir, "revision": revision, "local_files_only": local_files_only, "token": token}
+        hub = HubOptions.pop_from(dict(kwargs, cache_dir=cache_dir, revision=revision,
+                                       local_files_only=local_files_only, token=token))
+        for name in ("subfolder", "force_download"):
+            kwargs.pop(name, None)
         init_names = set(inspect.signature(cls.__init__).parameters) - {"self", "config", "args", "kwargs"}
         init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in init_names}
         if config is None:
-            config = RobertaPreLayerNormConfig.from_pretrained(path, **hub, **kwargs)
+            config = RobertaPreLayerNormConfig.from_pretrained(path, **hub.as_kwargs(), **kwargs)
         elif kwargs:
             raise TypeError(f"unexpected arguments {sorted(kwargs)} (config overrides need config=None)")
-        state = read_weights(resolve_weights(path, **hub))
+        state = read_weights(resolve_weights(path, hub)[1])
 
         dtype = resolve_dtype(torch_dtype if torch_dtype is not None else dtype, config, state)
         with torch.device("meta"):
@@ -230,7 +227,8 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
 
         Works on a model whose storage is uninitialised (built on the meta device, then ``to_empty``).
         """
-        state = match_prefix(state, set(self.state_dict()), self.base_model_prefix)
+        renames = match_prefix(state, self.state_dict(), self.base_model_prefix)
+        state = {renames[k]: v for k, v in state.items()}
         if "lm_head.decoder.bias" in state:  # the bias the decoder applies (untied files keep it apart)
             state["lm_head.bias"] = state["lm_head.decoder.bias"]
         own = self.state_dict(keep_vars=True)
@@ -243,12 +241,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
             elif own[key].shape != tensor.shape:
                 info.mismatched_keys.append((key, tuple(tensor.shape), tuple(own[key].shape)))
         if info.mismatched_keys and not ignore_mismatched_sizes:
-            listed = "; ".join(f"{k}: checkpoint {a}, model {b}" for k, a, b in info.mismatched_keys[:5])
-            more = f" (and {len(info.mismatched_keys) - 5} more)" if len(info.mismatched_keys) > 5 else ""
-            raise CheckpointShapeError(
-                f"the checkpoint's shapes do not fit the config: {listed}{more}. Check the config, or pass "
-                f"ignore_mismatched_sizes=True to initialise these weights instead"
-            )
+            raise info.shape_error()
         mismatched = {k for k, _, _ in info.mismatched_keys}
         loadable = {k: v for k, v in state.items() if k in own and k not in mismatched}
         with torch.no_grad():
@@ -266,12 +259,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
 
     def tied_aliases(self) -> dict[str, str]:
         """State-dict keys that are aliases of another key (``lm_head.decoder.weight`` → the embeddings)."""
-        aliases = {}
-        if getattr(self, "lm_head", None) is not None:
-            aliases["lm_head.decoder.bias"] = "lm_head.bias"
-            if self.config.tie_word_embeddings:
-                aliases["lm_head.decoder.weight"] = f"{self.base_model_prefix}.embeddings.word_embeddings.weight"
-        return aliases
+        return tied_aliases(getattr(self, "lm_head", None) is not None, self.config.tie_word_embeddings)
 
     def saved_aliases(self) -> set[str]:
         """Aliases that are not written: all, except the decoder bias of an untied head, which
