@@ -102,16 +102,14 @@ def test_head_learns_and_folder_loads(task, base, tmp_path):
 @pytest.mark.parametrize("task", ["classification", "token-classification", "question-answering", "multiple-choice"])
 def test_a_head_that_ignores_the_encoder_stays_at_chance(task, base, tmp_path, monkeypatch):
     """The same runs with the encoder's output zeroed before the head: the tests above can fail."""
-    real = modeling.RobertaPreLayerNormModel.forward
+    real = modeling.RobertaPreLayerNormModel.encode  # what every head calls
 
     def blind(self, *args, **kwargs):
         out = real(self, *args, **kwargs)
-        out.last_hidden_state = torch.zeros_like(out.last_hidden_state)
-        if out.pooler_output is not None:
-            out.pooler_output = torch.zeros_like(out.pooler_output)
+        out.rows = torch.zeros_like(out.rows)  # the final hidden states (the pooler reads them too)
         return out
 
-    monkeypatch.setattr(modeling.RobertaPreLayerNormModel, "forward", blind)
+    monkeypatch.setattr(modeling.RobertaPreLayerNormModel, "encode", blind)
     result = run(task, base, tmp_path)
     metric, _, chance = EXPECTED[task]
     assert result.best[metric] <= chance, result.best

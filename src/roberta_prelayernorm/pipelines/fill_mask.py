@@ -62,9 +62,8 @@ class FillMaskPipeline(Pipeline):
         model = self.model
         with torch.no_grad():
             for chunk, batch in self.batches(rows, progress):
-                hidden = model.roberta_prelayernorm(**batch, return_dict=True).last_hidden_state
                 where = batch["input_ids"] == mask_id  # masks are real tokens: never padding
-                logits = model.lm_head(hidden[where]).float()  # (masks in the batch, vocab), row-major order
+                logits = model(**batch, logits_at=where).logits.float()  # (masks in the batch, vocab), row-major
                 counts = where.sum(dim=1).tolist()
                 for row, part in zip(chunk, logits.softmax(dim=-1).cpu().split(counts)):
                     probs[row.index] = part

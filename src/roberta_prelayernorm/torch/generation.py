@@ -91,12 +91,11 @@ def _check_prompt(input_ids: Any) -> torch.Tensor:
 
 def _next_logits(model: Any, **inputs: Any) -> tuple[torch.Tensor, Any]:
     """Logits of the last position only, (batch, vocab) in float32, and the new cache."""
-    base, head = getattr(model, "roberta_prelayernorm", None), getattr(model, "lm_head", None)
-    if base is None or head is None:  # not one of ours: the whole forward pass
-        out = model(**inputs, return_dict=True)
-        return out.logits[:, -1].float(), out.past_key_values
-    out = base(**inputs, return_dict=True)
-    return head(out.last_hidden_state[:, -1]).float(), out.past_key_values
+    ids = inputs["input_ids"]
+    last = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
+    last[:, -1] = True
+    out = model(**inputs, logits_at=last, return_dict=True)  # the LM head runs at the last position only
+    return out.logits.float(), out.past_key_values
 
 
 @torch.no_grad()

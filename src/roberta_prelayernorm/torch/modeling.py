@@ -80,15 +80,31 @@ def position_ids_from_input_ids(input_ids: Tensor, padding_idx: int, past_length
     return ((torch.cumsum(is_token, dim=1) + past_length) * is_token).long() + padding_idx
 
 
-# ------------------------------------------------------------------------------------------- attention
+# ---------------------------------------------------------------------------------------------- layouts
 @dataclass
-class Packing:
-    """The layout of the fast path: the real tokens of a (B, L) batch packed into (T,) rows.
+class Padded:
+    """Attention over the padded (B, L) batch: the reference computation, for every feature and position.
 
-    Everything but attention runs on the packed rows, so no work is spent on padding. Attention runs
-    once per sequence on that sequence's rows (no mask, no padding); under ``torch.compile``, whose
-    graphs cannot loop over data-dependent lengths, it scatters the rows back into the padded layout
-    for one masked call instead. Without padding ``indices`` is None and nothing is moved.
+    ``mask`` is additive, (B, 1, Lq or 1, Lk): 0 where a key is attended, ``finfo(dtype).min`` where not.
+    """
+
+    mask: Tensor | None = None
+
+    def pack(self, x: Tensor) -> Tensor:
+        return x
+
+    def unpack(self, x: Tensor) -> Tensor:
+        return x
+
+
+@dataclass
+class Packed:
+    """The real tokens of a (B, L) batch packed into (T,) rows, so that no work is spent on padding.
+
+    Everything but attention runs on the rows. Attention runs once per sequence on that sequence's rows
+    (no mask, no padding); under ``torch.compile``, whose graphs cannot loop over data-dependent lengths,
+    it scatters the rows back into the padded layout for one masked call instead. Without padding
+    ``indices`` is None and the rows are the (B, L) batch itself.
     """
 
     batch: int
@@ -110,6 +126,10 @@ class Packing:
         return out.index_copy(0, self.indices, x).view(self.batch, self.length, *x.shape[1:])
 
 
+Layout = Padded | Packed
+
+
+# ------------------------------------------------------------------------------------------- attention
 class RobertaPreLayerNormSelfAttention(nn.Module):
     """Multi-head attention: self-attention, or cross-attention over ``encoder_hidden_states``."""
 
@@ -128,18 +148,21 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
         self.is_decoder = config.is_decoder
 
     def heads(self, x: Tensor) -> Tensor:
-        """(B, L, H·D) → (B, H, L, D)."""
-        return x.view(*x.shape[:-1], self.num_heads, self.head_dim).transpose(1, 2)
+        """(..., L, H·D) → (..., H, L, D)."""
+        return x.view(*x.shape[:-1], self.num_heads, self.head_dim).transpose(-3, -2)
 
     def forward(
         self,
         hidden_states: Tensor,
-        attention_mask: Tensor | None = None,
+        layout: Layout,
         head_mask: Tensor | None = None,
         encoder_hidden_states: Tensor | None = None,
         past_key_value: LayerCache | None = None,
         output_attentions: bool = False,
     ) -> tuple[Tensor, Tensor | None, LayerCache | None]:
+        dropout_p = self.dropout_p if self.training else 0.0
+        if isinstance(layout, Packed):
+            return self.packed_attention(hidden_states, layout, dropout_p), None, None
         query = self.heads(self.query(hidden_states))
         if encoder_hidden_states is not None and past_key_value is not None:
             key, value = past_key_value  # cross-attention: the encoder's keys/values never change
@@ -151,18 +174,17 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
                 key = torch.cat([past_key_value[0], key], dim=2)
                 value = torch.cat([past_key_value[1], value], dim=2)
         present = (key, value) if self.is_decoder else None
-        dropout_p = self.dropout_p if self.training else 0.0
 
         if not output_attentions and head_mask is None and self.position_embedding_type == "absolute":
-            context = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout_p)
+            context = F.scaled_dot_product_attention(query, key, value, attn_mask=layout.mask, dropout_p=dropout_p)
             probs = None
         else:
             scores = query @ key.transpose(-1, -2)  # (B, H, Lq, Lk)
             if self.position_embedding_type != "absolute":
                 scores = scores + self.relative_scores(query, key)
             scores = scores / math.sqrt(self.head_dim)
-            if attention_mask is not None:
-                scores = scores + attention_mask
+            if layout.mask is not None:
+                scores = scores + layout.mask
             probs = F.dropout(scores.softmax(dim=-1), p=dropout_p)
             if head_mask is not None:
                 probs = probs * head_mask
@@ -170,50 +192,22 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
         context = context.transpose(1, 2).flatten(2)  # (B, Lq, H·D)
         return context, probs, present
 
-    def fused_qkv(self, hidden_states: Tensor) -> Tensor:
-        """query, key and value in one matmul: (..., H) → (..., 3H).
-
-        The three checkpoint tensors (whose keys stay unchanged) are moved into one fused weight and
-        become views of it, so fusing costs no memory; any change to them (loading, an optimizer step,
-        ``.to()``) is seen through their version counters and the fusing is redone. Under autograd the
-        fused weight is concatenated afresh, so gradients reach all three parameters.
-        """
-        parts = (self.query, self.key, self.value)
-        if not all(type(m) is nn.Linear for m in parts):  # e.g. int8-quantised modules: no fusing
-            return torch.cat([m(hidden_states) for m in parts], dim=-1)
-        tensors = [t for m in parts for t in (m.weight, m.bias)]
-        if torch.compiler.is_compiling() or (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
-            return F.linear(hidden_states, torch.cat(tensors[0::2]), torch.cat(tensors[1::2]))
-        stamp = lambda: tuple((t.data_ptr(), t._version) for t in tensors)  # noqa: E731
-        cached = getattr(self, "_fused", None)
-        if cached is None or cached[0] != stamp():
-            weight, bias = torch.cat(tensors[0::2]), torch.cat(tensors[1::2])
-            width = weight.shape[0] // 3
-            for i, module in enumerate(parts):
-                module.weight.data = weight[i * width:(i + 1) * width]
-                module.bias.data = bias[i * width:(i + 1) * width]
-            cached = self._fused = (stamp(), weight, bias)
-        return F.linear(hidden_states, cached[1], cached[2])
-
-    def forward_fast(self, hidden_states: Tensor, packing: Packing) -> Tensor:
-        """Self-attention on packed rows (T, H) → context (T, H); see ``Packing``."""
-        qkv = self.fused_qkv(hidden_states)  # (T, 3H), or (B, L, 3H) without padding
-        dropout_p = self.dropout_p if self.training else 0.0
-        if packing.lengths is not None and not torch.compiler.is_compiling():
+    def packed_attention(self, rows: Tensor, layout: Packed, dropout_p: float) -> Tensor:
+        """Self-attention on packed rows (T, H) → context (T, H); see :class:`Packed`."""
+        query, key, value = self.query(rows), self.key(rows), self.value(rows)  # (T, H), or (B, L, H)
+        if layout.lengths is not None and not torch.compiler.is_compiling():
             contexts = []
-            for rows in qkv.split(packing.lengths):  # one sequence: (n, 3H)
-                query, key, value = rows.view(1, -1, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-                context = F.scaled_dot_product_attention(query, key, value, is_causal=packing.causal,
-                                                         dropout_p=dropout_p)
+            for q, k, v in zip(*(t.split(layout.lengths) for t in (query, key, value))):  # one sequence: (n, H)
+                q, k, v = (self.heads(t)[None] for t in (q, k, v))  # (1, heads, n, D)
+                context = F.scaled_dot_product_attention(q, k, v, is_causal=layout.causal, dropout_p=dropout_p)
                 contexts.append(context[0].transpose(0, 1).flatten(1))  # (n, H)
             return torch.cat(contexts)
-        qkv = packing.unpack(qkv).view(packing.batch, packing.length, 3, self.num_heads, self.head_dim)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4)  # each (B, heads, L, D)
+        query, key, value = (self.heads(layout.unpack(t)) for t in (query, key, value))  # (B, heads, L, D)
         context = F.scaled_dot_product_attention(
-            query, key, value, attn_mask=packing.attn_mask, dropout_p=dropout_p,
-            is_causal=packing.causal and packing.attn_mask is None,
+            query, key, value, attn_mask=layout.attn_mask, dropout_p=dropout_p,
+            is_causal=layout.causal and layout.attn_mask is None,
         )
-        return packing.pack(context.transpose(1, 2).flatten(2))
+        return layout.pack(context.transpose(1, 2).flatten(2))
 
     def relative_scores(self, query: Tensor, key: Tensor) -> Tensor:
         """Shaw et al. / Huang et al. relative position terms, added to q·kᵀ before scaling."""
@@ -247,9 +241,9 @@ class RobertaPreLayerNormAttention(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(
-        self, hidden_states: Tensor, *args: Any, **kwargs: Any
+        self, hidden_states: Tensor, layout: Layout, *args: Any, **kwargs: Any
     ) -> tuple[Tensor, Tensor | None, LayerCache | None]:
-        context, probs, present = self.self(self.LayerNorm(hidden_states), *args, **kwargs)
+        context, probs, present = self.self(self.LayerNorm(hidden_states), layout, *args, **kwargs)
         return hidden_states + self.output(context), probs, present
 
 
@@ -277,6 +271,8 @@ class RobertaPreLayerNormOutput(nn.Module):
 
 
 class RobertaPreLayerNormLayer(nn.Module):
+    """``x + attention(LN(x))`` (+ cross-attention), then ``x + ffn(LN(x))``."""
+
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
         super().__init__()
         self.attention = RobertaPreLayerNormAttention(config)
@@ -290,16 +286,16 @@ class RobertaPreLayerNormLayer(nn.Module):
     def forward(
         self,
         hidden_states: Tensor,
-        attention_mask: Tensor | None = None,
+        layout: Layout,
         head_mask: Tensor | None = None,
         encoder_hidden_states: Tensor | None = None,
-        encoder_attention_mask: Tensor | None = None,
+        encoder_layout: Padded | None = None,
         past_key_value: LayerCache | None = None,
         output_attentions: bool = False,
     ) -> tuple[Tensor, Tensor | None, Tensor | None, LayerCache | None]:
         self_past = past_key_value[:2] if past_key_value is not None else None
         hidden_states, self_probs, present = self.attention(
-            hidden_states, attention_mask, head_mask, past_key_value=self_past, output_attentions=output_attentions
+            hidden_states, layout, head_mask, past_key_value=self_past, output_attentions=output_attentions
         )
         cross_probs = None
         if encoder_hidden_states is not None:
@@ -308,19 +304,13 @@ class RobertaPreLayerNormLayer(nn.Module):
                                  "(set add_cross_attention=True in the config)")
             cross_past = past_key_value[2:4] if past_key_value is not None and len(past_key_value) == 4 else None
             hidden_states, cross_probs, cross_present = self.crossattention(
-                hidden_states, encoder_attention_mask, head_mask, encoder_hidden_states,
+                hidden_states, encoder_layout, head_mask, encoder_hidden_states,
                 past_key_value=cross_past, output_attentions=output_attentions,
             )
             if present is not None:
                 present = present + cross_present
         hidden_states = self.output(self.intermediate(hidden_states), hidden_states)
         return hidden_states, self_probs, cross_probs, present
-
-    def forward_fast(self, x: Tensor, packing: Packing) -> Tensor:
-        """The same layer on packed rows: ``x + attn(LN(x))``, then ``x + ffn(LN(x))``."""
-        attention = self.attention
-        x = x + attention.output(attention.self.forward_fast(attention.LayerNorm(x), packing))
-        return self.output(self.intermediate(x), x)
 
 
 class RobertaPreLayerNormEncoder(nn.Module):
@@ -333,14 +323,14 @@ class RobertaPreLayerNormEncoder(nn.Module):
     def forward(
         self,
         hidden_states: Tensor,
-        attention_mask: Tensor | None,
+        layout: Layout,
         head_mask: list[Tensor | None],
-        encoder_hidden_states: Tensor | None,
-        encoder_attention_mask: Tensor | None,
-        past_key_values: Cache | None,
-        use_cache: bool,
-        output_attentions: bool,
-        output_hidden_states: bool,
+        encoder_hidden_states: Tensor | None = None,
+        encoder_layout: Padded | None = None,
+        past_key_values: Cache | None = None,
+        use_cache: bool = False,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
     ) -> tuple[Tensor, Cache | None, tuple | None, tuple | None, tuple | None]:
         all_hidden = [] if output_hidden_states else None
         all_attn = [] if output_attentions else None
@@ -349,7 +339,7 @@ class RobertaPreLayerNormEncoder(nn.Module):
         for i, layer in enumerate(self.layer):
             if all_hidden is not None:
                 all_hidden.append(hidden_states)
-            args = (hidden_states, attention_mask, head_mask[i], encoder_hidden_states, encoder_attention_mask,
+            args = (hidden_states, layout, head_mask[i], encoder_hidden_states, encoder_layout,
                     past_key_values[i] if past_key_values is not None else None, output_attentions)
             if self.gradient_checkpointing and self.training:
                 hidden_states, attn, cross, present = checkpoint(layer, *args, use_reentrant=False)
@@ -367,21 +357,6 @@ class RobertaPreLayerNormEncoder(nn.Module):
         return hidden_states, as_tuple(cache), as_tuple(all_hidden), as_tuple(all_attn), as_tuple(all_cross)
 
 
-    def forward_fast(self, x: Tensor, packing: Packing, output_hidden_states: bool
-                     ) -> tuple[Tensor, list[Tensor] | None]:
-        all_hidden = [] if output_hidden_states else None
-        for layer in self.layer:
-            if all_hidden is not None:
-                all_hidden.append(x)
-            if self.gradient_checkpointing and self.training:
-                x = checkpoint(layer.forward_fast, x, packing, use_reentrant=False)
-            else:
-                x = layer.forward_fast(x, packing)
-        if all_hidden is not None:
-            all_hidden.append(x)
-        return x, all_hidden
-
-
 class RobertaPreLayerNormPooler(nn.Module):
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
         super().__init__()
@@ -392,6 +367,24 @@ class RobertaPreLayerNormPooler(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------ the model
+@dataclass
+class Encoded:
+    """What :meth:`RobertaPreLayerNormModel.encode` gives the heads: the final hidden states as rows of
+    ``layout`` (packed real tokens, or the padded batch) and the requested extras, already padded."""
+
+    rows: Tensor
+    layout: Layout
+    hidden_states: tuple[Tensor, ...] | None = None
+    past_key_values: Cache | None = None
+    attentions: tuple[Tensor, ...] | None = None
+    cross_attentions: tuple[Tensor, ...] | None = None
+
+    @property
+    def last_hidden_state(self) -> Tensor:
+        """(B, L, H); zeros at padding when packed."""
+        return self.layout.unpack(self.rows)
+
+
 class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
     """The bare encoder (or decoder, with ``is_decoder``): hidden states and an optional pooler output."""
 
@@ -401,7 +394,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         self.encoder = RobertaPreLayerNormEncoder(config)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.pooler = RobertaPreLayerNormPooler(config) if add_pooling_layer else None
-        self.use_fast_path = True  # see plan_fast_path; set_fast_path(False) forces the reference computation
+        self.use_fast_path = True  # set_fast_path(False): always the padded layout
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -426,10 +419,56 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple:
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        encoded = self.encode(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                              encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
+                              output_attentions, output_hidden_states)
+        sequence_output = encoded.last_hidden_state
+        pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
+        if not return_dict:
+            rest = (encoded.past_key_values, encoded.hidden_states, encoded.attentions, encoded.cross_attentions)
+            return (sequence_output, pooled_output) + tuple(x for x in rest if x is not None)
+        return BaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=sequence_output,
+            pooler_output=pooled_output,
+            hidden_states=encoded.hidden_states,
+            past_key_values=encoded.past_key_values,
+            attentions=encoded.attentions,
+            cross_attentions=encoded.cross_attentions,
+        )
+
+    def encode(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        encoder_hidden_states: Tensor | None = None,
+        encoder_attention_mask: Tensor | None = None,
+        past_key_values: Cache | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        *,
+        labels: Tensor | None = None,
+        label_shift: int = 0,
+        label_classes: int | None = None,
+        padding_is_read: bool = False,
+    ) -> Encoded:
+        """The forward pass, for the heads: final hidden states as rows of the layout chosen for this call.
+
+        The layout is chosen once, from the inputs and the requested features: packed real tokens
+        (:class:`Packed`) when nothing needs the padded batch, else :class:`Padded`, the reference
+        computation. A head asks for what it needs: ``padding_is_read`` when it reads positions that may
+        be padding (a loss over every position), ``labels`` so that their values are checked
+        (``label_classes``) and a label on padding selects the padded layout (``label_shift=1`` for the
+        causal LM). Inputs are checked with one device-to-host synchronisation.
+        """
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        return_dict = config.return_dict if return_dict is None else return_dict
         use_cache = (config.use_cache if use_cache is None else use_cache) and config.is_decoder
         if self.encoder.gradient_checkpointing and self.training:
             use_cache = False
@@ -446,96 +485,105 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                 position_ids = torch.arange(start, start + length, device=device).expand(batch, length)
         if token_type_ids is None:
             token_type_ids = torch.zeros(batch, length, dtype=torch.long, device=device)
-        if not torch.compiler.is_compiling():  # the checks read values: a graph break under torch.compile
-            self.check_ranges(input_ids, token_type_ids, position_ids, past_length + length)
-        exact_needed = (output_attentions or head_mask is not None or use_cache or past_key_values is not None
-                        or encoder_hidden_states is not None or config.position_embedding_type != "absolute")
-        packing = None if exact_needed else self.plan_fast_path(attention_mask, batch, length)
-        if packing is not None:
-            # fast path: every layer runs on the packed real tokens only
-            if inputs_embeds is None:
-                inputs_embeds = self.embeddings.word_embeddings(packing.pack(input_ids))
-            else:
-                inputs_embeds = packing.pack(inputs_embeds)
-            x = self.embeddings(inputs_embeds, packing.pack(token_type_ids), packing.pack(position_ids))
-            x, all_hidden = self.encoder.forward_fast(x, packing, output_hidden_states)
-            sequence_output = packing.unpack(self.LayerNorm(x))
-            all_hidden = tuple(packing.unpack(h) for h in all_hidden) if all_hidden is not None else None
-            cache = all_attn = all_cross = None
-        else:
-            sequence_output, cache, all_hidden, all_attn, all_cross = self.forward_exact(
-                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                encoder_hidden_states, encoder_attention_mask, past_key_values, past_length, use_cache,
-                output_attentions, output_hidden_states,
-            )
-        pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
-        if not return_dict:
-            rest = tuple(x for x in (cache, all_hidden, all_attn, all_cross) if x is not None)
-            return (sequence_output, pooled_output) + rest
-        output = BaseModelOutputWithPoolingAndCrossAttentions(
-            last_hidden_state=sequence_output,
-            pooler_output=pooled_output,
-            hidden_states=all_hidden,
-            past_key_values=cache,
-            attentions=all_attn,
-            cross_attentions=all_cross,
+        padded_needed = (
+            not self.use_fast_path or padding_is_read or output_attentions or head_mask is not None or use_cache
+            or past_key_values is not None or encoder_hidden_states is not None
+            or config.position_embedding_type != "absolute" or torch.jit.is_tracing() or torch.jit.is_scripting()
         )
-        output.packing = packing  # not a field: lets a head skip the padding too
-        return output
+        packed = self.plan(input_ids, attention_mask, token_type_ids, position_ids, past_length + length,
+                           try_packing=not padded_needed, labels=labels, label_shift=label_shift,
+                           label_classes=label_classes)
+        if packed is not None:  # every layer runs on the real tokens only
+            if inputs_embeds is None:
+                inputs_embeds = self.embeddings.word_embeddings(packed.pack(input_ids))
+            else:
+                inputs_embeds = packed.pack(inputs_embeds)
+            x = self.embeddings(inputs_embeds, packed.pack(token_type_ids), packed.pack(position_ids))
+            x, _, all_hidden, _, _ = self.encoder(x, packed, [None] * config.num_hidden_layers,
+                                                  output_hidden_states=output_hidden_states)
+            all_hidden = tuple(packed.unpack(h) for h in all_hidden) if all_hidden is not None else None
+            return Encoded(self.LayerNorm(x), packed, all_hidden)
 
-    def forward_exact(
-        self, input_ids: Tensor | None, attention_mask: Tensor | None, token_type_ids: Tensor,
-        position_ids: Tensor, head_mask: Tensor | None, inputs_embeds: Tensor | None,
-        encoder_hidden_states: Tensor | None, encoder_attention_mask: Tensor | None, past_key_values: Cache | None,
-        past_length: int, use_cache: bool, output_attentions: bool, output_hidden_states: bool,
-    ) -> tuple[Tensor, Cache | None, tuple | None, tuple | None, tuple | None]:
-        """The reference computation on the padded batch: every feature, every position."""
-        batch, length = token_type_ids.shape
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids)
         hidden_states = self.embeddings(inputs_embeds, token_type_ids, position_ids)
         if attention_mask is None:
-            attention_mask = torch.ones(batch, past_length + length, device=hidden_states.device)
-        mask = self.extended_attention_mask(attention_mask, (batch, length), past_length, hidden_states.dtype)
-        encoder_mask = None
+            attention_mask = torch.ones(batch, past_length + length, device=device)
+        layout = Padded(self.extended_attention_mask(attention_mask, (batch, length), past_length,
+                                                     hidden_states.dtype))
+        encoder_layout = None
         if encoder_hidden_states is not None:
             enc_batch, enc_length = encoder_hidden_states.shape[:2]
             if encoder_attention_mask is None:
-                encoder_attention_mask = torch.ones(enc_batch, enc_length, device=hidden_states.device)
-            encoder_mask = self.extended_attention_mask(
+                encoder_attention_mask = torch.ones(enc_batch, enc_length, device=device)
+            encoder_layout = Padded(self.extended_attention_mask(
                 encoder_attention_mask, (batch, length), enc_length, hidden_states.dtype, causal=False,
                 name="encoder_attention_mask",
-            )
+            ))
         hidden_states, cache, all_hidden, all_attn, all_cross = self.encoder(
-            hidden_states, mask, self.layer_head_masks(head_mask), encoder_hidden_states, encoder_mask,
+            hidden_states, layout, self.layer_head_masks(head_mask), encoder_hidden_states, encoder_layout,
             past_key_values, use_cache, output_attentions, output_hidden_states,
         )
-        return self.LayerNorm(hidden_states), cache, all_hidden, all_attn, all_cross
+        return Encoded(self.LayerNorm(hidden_states), layout, all_hidden, cache, all_attn, all_cross)
 
-    def plan_fast_path(self, attention_mask: Tensor | None, batch: int, length: int) -> Packing | None:
-        """The packing of the fast path, or None when only the exact path gives the reference's answer.
+    def plan(self, input_ids: Tensor | None, attention_mask: Any, token_type_ids: Tensor, position_ids: Tensor,
+             total_length: int, *, try_packing: bool, labels: Tensor | None = None, label_shift: int = 0,
+             label_classes: int | None = None) -> Packed | None:
+        """Check the inputs' values and choose the layout, with one device-to-host synchronisation.
 
-        The exact path runs for fractional or 3-D masks and for batches whose first token is padding
-        (left padding): there the pooler and classifiers read a padding position.
+        Ids outside their embedding tables, integer masks with values other than 0 and 1, and labels
+        outside ``[0, label_classes)`` (other than -100) raise a ``ValueError`` naming them. Returns the
+        :class:`Packed` layout when ``try_packing`` and the mask allows it, else None (the padded layout):
+        fractional or 3-D masks, masks with holes, left padding (the pooler and classifiers read token 0)
+        and labels on padding keep the reference computation.
         """
-        if not self.use_fast_path:
+        config = self.config
+        mask2d = (isinstance(attention_mask, Tensor) and attention_mask.dim() == 2
+                  and tuple(attention_mask.shape) == tuple(token_type_ids.shape))
+        if torch.compiler.is_compiling():  # reading values would break the graph: no checks, no packing holes
+            return Packed(*token_type_ids.shape, config.is_decoder) if try_packing and attention_mask is None else None
+        stats: dict[str, Tensor] = {}
+        if input_ids is not None:
+            stats["ids"] = torch.stack([input_ids.min(), input_ids.max()])
+        stats["types"] = torch.stack([token_type_ids.min(), token_type_ids.max()])
+        if config.position_embedding_type == "absolute":
+            stats["positions"] = torch.stack([position_ids.min(), position_ids.max()])
+        if labels is not None and label_classes is not None:
+            counted = labels != -100
+            stats["labels"] = torch.stack([torch.where(counted, labels, 0).min(), torch.where(counted, labels, 0).max()])
+        if isinstance(attention_mask, Tensor) and not attention_mask.is_floating_point():
+            stats["binary"] = ((attention_mask == 0) | (attention_mask == 1)).all()[None]
+        keep = attention_mask != 0 if mask2d else None
+        if keep is not None and labels is not None and tuple(labels.shape) == tuple(keep.shape):
+            stats["labels_on_padding"] = ((labels[:, label_shift:] != -100) & ~keep[:, :keep.shape[1] - label_shift]
+                                          ).any()[None]
+        if try_packing and keep is not None:
+            stats["fractional"] = ((attention_mask != 0) & (attention_mask != 1)).any()[None]
+            stats["holes"] = (keep[:, 1:] & ~keep[:, :-1]).any()[None]  # a real token after padding
+            stats["lengths"] = keep.sum(1)
+        names = list(stats)
+        values = torch.cat([v.reshape(-1).long() for v in stats.values()]).tolist()  # the one synchronisation
+        got: dict[str, list[int]] = {}
+        for name in names:
+            got[name], values = values[:stats[name].numel()], values[stats[name].numel():]
+        self.check_ranges(got, total_length, label_classes)
+        if not try_packing:
             return None
-        causal = self.config.is_decoder
         if attention_mask is None:
-            return Packing(batch, length, causal)
-        if not isinstance(attention_mask, Tensor) or tuple(attention_mask.shape) != (batch, length):
-            return None  # the exact path explains what is wrong, or handles 3-D masks
-        keep = attention_mask != 0
-        if not bool(((attention_mask == 1) | ~keep).all()):
+            return Packed(*token_type_ids.shape, config.is_decoder)
+        if keep is None or got["fractional"][0] or got["holes"][0] or got.get("labels_on_padding", [0])[0]:
             return None
-        if bool(keep.all()):
-            return Packing(batch, length, causal)
-        if not bool(keep[:, 0].all()):
-            return None
+        batch, length = keep.shape
+        lengths = got["lengths"]
+        if min(lengths) == length:
+            return Packed(batch, length, config.is_decoder)
+        if min(lengths) == 0:
+            return None  # an all-padding row: the reference attends to every position there
+        indices = torch.cat([torch.arange(i * length, i * length + n) for i, n in enumerate(lengths)])
         attn_mask = keep[:, None, None, :]
-        if causal:
+        if config.is_decoder:
             attn_mask = attn_mask & torch.ones(length, length, dtype=torch.bool, device=keep.device).tril()
-        return Packing(batch, length, causal, keep.flatten().nonzero().squeeze(1), keep.sum(1).tolist(), attn_mask)
+        return Packed(batch, length, config.is_decoder, indices.to(keep.device), lengths, attn_mask)
 
     # -------------------------------------------------------------------------------- input handling
     def check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor | None,
@@ -574,34 +622,37 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                              f"hidden_size={hidden}), got {got}")
         return shape
 
-    def check_ranges(self, input_ids: Tensor | None, token_type_ids: Tensor, position_ids: Tensor,
-                     total_length: int) -> None:
-        """Ids that would index outside an embedding table raise here, naming the table."""
+    def check_ranges(self, got: dict[str, list[int]], total_length: int, label_classes: int | None) -> None:
+        """Values that would index outside a table (or a mask that is not 0/1) raise here, naming them."""
         config = self.config
-        if input_ids is not None and input_ids.numel():
-            low, high = int(input_ids.min()), int(input_ids.max())
+        if "ids" in got:
+            low, high = got["ids"]
             if low < 0 or high >= config.vocab_size:
-                bad = low if low < 0 else high
-                raise ValueError(f"input_ids holds token id {bad}, outside [0, vocab_size={config.vocab_size})")
-        if token_type_ids.numel():
-            low, high = int(token_type_ids.min()), int(token_type_ids.max())
-            if low < 0 or high >= config.type_vocab_size:
-                bad = low if low < 0 else high
+                raise ValueError(f"input_ids holds token id {low if low < 0 else high}, outside "
+                                 f"[0, vocab_size={config.vocab_size})")
+        low, high = got["types"]
+        if low < 0 or high >= config.type_vocab_size:
+            raise ValueError(f"token_type_ids holds type {low if low < 0 else high}, outside "
+                             f"[0, type_vocab_size={config.type_vocab_size})")
+        if "positions" in got:
+            low, high = got["positions"]
+            if low < 0 or high >= config.max_position_embeddings:
                 raise ValueError(
-                    f"token_type_ids holds type {bad}, outside [0, type_vocab_size={config.type_vocab_size})"
+                    f"position id {high if high >= config.max_position_embeddings else low} is outside the "
+                    f"position table [0, max_position_embeddings={config.max_position_embeddings}); the model "
+                    f"takes at most {config.max_input_length} tokens"
                 )
-        if config.position_embedding_type == "absolute":
-            if position_ids.numel():
-                low, high = int(position_ids.min()), int(position_ids.max())
-                if low < 0 or high >= config.max_position_embeddings:
-                    raise ValueError(
-                        f"position id {high if high >= config.max_position_embeddings else low} is outside the "
-                        f"position table [0, max_position_embeddings={config.max_position_embeddings}); the model "
-                        f"takes at most {config.max_position_embeddings - config.pad_token_id - 1} tokens"
-                    )
         elif total_length > config.max_position_embeddings:
             raise ValueError(f"sequence of {total_length} tokens is longer than max_position_embeddings="
                              f"{config.max_position_embeddings} allows for relative positions")
+        if "labels" in got:
+            low, high = got["labels"]
+            if low < 0 or high >= label_classes:
+                raise ValueError(f"labels holds class {low if low < 0 else high}, outside [0, {label_classes}) "
+                                 "(use -100 to ignore a position)")
+        if "binary" in got and not got["binary"][0]:
+            raise ValueError("attention_mask holds values other than 0 and 1: an integer or bool mask marks tokens "
+                             "with 1 and padding with 0 (a float mask is added to the attention scores as given)")
 
     def extended_attention_mask(
         self,
@@ -691,32 +742,23 @@ def check_integer_tensor(name: str, x: object) -> None:
 
 
 def check_labels(labels: Tensor, expected: tuple[int, ...] | list[tuple[int, ...]], name: str = "labels",
-                 *, classes: int | None = None) -> None:
-    """Labels of a fitting shape; with ``classes``, integer class ids in [0, classes) or the ignored -100."""
+                 *, integer: bool = False) -> None:
+    """Labels of a fitting shape (and an integer dtype for class ids). Their values are checked in
+    :meth:`RobertaPreLayerNormModel.plan`, with the inputs, in the forward's one synchronisation."""
     shapes = expected if isinstance(expected, list) else [expected]
     if not isinstance(labels, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
     if tuple(labels.shape) not in shapes:
         wanted = " or ".join(str(s) for s in shapes)
         raise ValueError(f"{name} has shape {tuple(labels.shape)}, which does not fit the logits: expected {wanted}")
-    if classes is not None:
+    if integer:
         check_integer_tensor(name, labels)
-        bad = labels[(labels != -100) & ((labels < 0) | (labels >= classes))]
-        if bad.numel():
-            raise ValueError(f"{name} holds class {int(bad[0])}, outside [0, {classes}) (use -100 to ignore a position)")
 
 
-def labels_touch_padding(labels: Tensor | None, attention_mask: Tensor | None, shift: int = 0) -> bool:
-    """Whether a label (not -100) sits on padding, where only the exact path has the reference's values.
-
-    ``shift=1`` is for the causal LM, whose label at t+1 is scored by the logits at t.
-    """
-    if labels is None or not isinstance(attention_mask, Tensor) or attention_mask.dim() != 2:
-        return False
-    if labels.shape != attention_mask.shape:
-        return False  # check_labels reports it
-    length = labels.shape[1]
-    return bool(((labels[:, shift:] != -100) & (attention_mask[:, :length - shift] == 0)).any())
+def check_positions(logits_at: Tensor, shape: tuple[int, int]) -> None:
+    if not isinstance(logits_at, Tensor) or logits_at.dtype != torch.bool or tuple(logits_at.shape) != shape:
+        got = (tuple(logits_at.shape), logits_at.dtype) if isinstance(logits_at, Tensor) else type(logits_at).__name__
+        raise ValueError(f"logits_at must be a bool tensor of the input's shape {shape}, got {got}")
 
 
 def tuple_output(loss: Tensor | None, *outputs: Any) -> tuple:
@@ -725,7 +767,10 @@ def tuple_output(loss: Tensor | None, *outputs: Any) -> tuple:
     return ((loss,) + rest) if loss is not None else rest
 
 
-class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
+class LanguageModel(RobertaPreLayerNormPreTrainedModel):
+    """What the masked and the causal LM share: the LM head, tied to the word embeddings, run on the
+    real tokens only, or only at ``logits_at`` (the sparse LM head)."""
+
     _tied_weights_keys = ["lm_head.decoder.weight", "lm_head.decoder.bias"]
 
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
@@ -741,6 +786,14 @@ class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
         self.lm_head.decoder = new_embeddings
         self.lm_head.bias = new_embeddings.bias
 
+    def logits(self, encoded: Encoded, logits_at: Tensor | None) -> Tensor:
+        """(B, L, V) logits (zeros at padding when packed), or (count, V) at ``logits_at`` in row-major order."""
+        if logits_at is None:
+            return encoded.layout.unpack(self.lm_head(encoded.rows))
+        return self.lm_head(encoded.last_hidden_state[logits_at.to(encoded.rows.device)])
+
+
+class RobertaPreLayerNormForMaskedLM(LanguageModel):
     def forward(
         self,
         input_ids: Tensor | None = None,
@@ -755,49 +808,37 @@ class RobertaPreLayerNormForMaskedLM(RobertaPreLayerNormPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        *,
+        logits_at: Tensor | None = None,
     ) -> MaskedLMOutput | tuple:
+        """The reference's forward, plus ``logits_at``: a (batch, length) bool tensor that runs the LM
+        head only there (pretraining, fill-mask); ``logits`` are then (count, vocab) in row-major order
+        and the loss is over those positions."""
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        with self.exact_path(labels_touch_padding(labels, attention_mask)):
-            outputs = self.roberta_prelayernorm(
-                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                encoder_hidden_states, encoder_attention_mask, output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states, return_dict=True,
-            )
-        hidden, packing = outputs.last_hidden_state, outputs.packing
+        base = self.roberta_prelayernorm
+        shape = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, encoder_hidden_states)
+        if labels is not None:
+            check_labels(labels, shape, integer=True)
+        if logits_at is not None:
+            check_positions(logits_at, shape)
+        encoded = base.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            encoder_hidden_states, encoder_attention_mask, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, labels=labels, label_classes=self.config.vocab_size,
+        )
+        logits = self.logits(encoded, logits_at)
         loss = None
         if labels is not None:
-            check_labels(labels, tuple(hidden.shape[:-1]), classes=self.config.vocab_size)
-            labels = labels.to(hidden.device)
-        if labels is not None and self.training and self.roberta_prelayernorm.use_fast_path:
-            # training: the LM head runs only where there is a label; logits are (num_labelled, vocab)
-            selected = labels != -100
-            logits = self.lm_head(hidden[selected])
-            loss = F.cross_entropy(logits, labels[selected])
-        else:
-            if packing is not None and packing.indices is not None:
-                logits = packing.unpack(self.lm_head(packing.pack(hidden)))  # zeros at padding
-            else:
-                logits = self.lm_head(hidden)
-            if labels is not None:
-                loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1))
+            labels = labels.to(logits.device)
+            targets = labels[logits_at.to(logits.device)] if logits_at is not None else labels.view(-1)
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets)
         if not return_dict:
-            return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                              attentions=outputs.attentions)
+            return tuple_output(loss, logits, encoded.hidden_states, encoded.attentions)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states,
+                              attentions=encoded.attentions)
 
 
-class RobertaPreLayerNormForCausalLM(RobertaPreLayerNormPreTrainedModel, GenerationMixin):
-    _tied_weights_keys = ["lm_head.decoder.weight", "lm_head.decoder.bias"]
-
-    def __init__(self, config: RobertaPreLayerNormConfig) -> None:
-        super().__init__(config)
-        self.roberta_prelayernorm = RobertaPreLayerNormModel(config, add_pooling_layer=False)
-        self.lm_head = RobertaPreLayerNormLMHead(config)
-        self.post_init()
-
-    get_output_embeddings = RobertaPreLayerNormForMaskedLM.get_output_embeddings
-    set_output_embeddings = RobertaPreLayerNormForMaskedLM.set_output_embeddings
-
+class RobertaPreLayerNormForCausalLM(LanguageModel, GenerationMixin):
     def forward(
         self,
         input_ids: Tensor | None = None,
@@ -814,28 +855,38 @@ class RobertaPreLayerNormForCausalLM(RobertaPreLayerNormPreTrainedModel, Generat
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        *,
+        logits_at: Tensor | None = None,
     ) -> CausalLMOutputWithCrossAttentions | tuple:
+        """The reference's forward, plus ``logits_at`` (generation asks for the last position only);
+        with labels the loss needs every position, so ``logits_at`` cannot be combined with them."""
         return_dict = self.config.return_dict if return_dict is None else return_dict
+        base = self.roberta_prelayernorm
+        shape = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, encoder_hidden_states)
         if labels is not None:
+            check_labels(labels, shape, integer=True)
             use_cache = False
-        with self.exact_path(labels_touch_padding(labels, attention_mask, shift=1)):
-            outputs = self.roberta_prelayernorm(
-                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
-                output_attentions, output_hidden_states, return_dict=True,
-            )
-        logits = self.lm_head(outputs.last_hidden_state)
+            if logits_at is not None:
+                raise ValueError("the causal LM's loss needs the logits at every position: pass labels or logits_at")
+        if logits_at is not None:
+            check_positions(logits_at, shape)
+        encoded = base.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
+            output_attentions, output_hidden_states, labels=labels, label_shift=1,
+            label_classes=self.config.vocab_size,
+        )
+        logits = self.logits(encoded, logits_at)
         loss = None
         if labels is not None:
-            check_labels(labels, tuple(logits.shape[:-1]), classes=self.config.vocab_size)
             shifted = logits[:, :-1].reshape(-1, logits.shape[-1])
             loss = F.cross_entropy(shifted, labels[:, 1:].to(logits.device).reshape(-1))
         if not return_dict:
-            return tuple_output(loss, logits, outputs.past_key_values, outputs.hidden_states, outputs.attentions,
-                                outputs.cross_attentions)
+            return tuple_output(loss, logits, encoded.past_key_values, encoded.hidden_states, encoded.attentions,
+                                encoded.cross_attentions)
         return CausalLMOutputWithCrossAttentions(
-            loss=loss, logits=logits, past_key_values=outputs.past_key_values, hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions, cross_attentions=outputs.cross_attentions,
+            loss=loss, logits=logits, past_key_values=encoded.past_key_values, hidden_states=encoded.hidden_states,
+            attentions=encoded.attentions, cross_attentions=encoded.cross_attentions,
         )
 
 
@@ -860,39 +911,51 @@ class RobertaPreLayerNormForSequenceClassification(RobertaPreLayerNormPreTrained
         return_dict: bool | None = None,
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        outputs = self.roberta_prelayernorm(
+        base = self.roberta_prelayernorm
+        batch, _ = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, None)
+        problem_type = self.problem_type(labels, batch) if labels is not None else None
+        single = problem_type == "single_label_classification"
+        encoded = base.encode(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            labels=labels if single else None, label_classes=self.config.num_labels,
         )
-        logits = self.classifier(outputs.last_hidden_state)
-        loss = self.classification_loss(logits, labels) if labels is not None else None
+        logits = self.classifier(encoded.last_hidden_state)
+        loss = self.classification_loss(logits, labels, problem_type) if labels is not None else None
         if not return_dict:
-            return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                        attentions=outputs.attentions)
+            return tuple_output(loss, logits, encoded.hidden_states, encoded.attentions)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states,
+                                        attentions=encoded.attentions)
 
-    def classification_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
-        """MSE, cross-entropy or BCE by ``config.problem_type``, inferred from the labels when unset."""
+    def problem_type(self, labels: Tensor, batch: int) -> str:
+        """``config.problem_type``, or inferred from the labels; checks the labels' shape for it."""
         num_labels = self.config.num_labels
-        labels = labels.to(logits.device)
         problem_type = self.config.problem_type
         if problem_type is None:
             if num_labels == 1:
                 problem_type = "regression"
-            elif not labels.is_floating_point():
+            elif isinstance(labels, Tensor) and not labels.is_floating_point():
                 problem_type = "single_label_classification"
             else:
                 problem_type = "multi_label_classification"
-        batch = logits.shape[0]
         if problem_type == "regression":
             check_labels(labels, [(batch,), (batch, 1)] if num_labels == 1 else [(batch, num_labels)])
+        elif problem_type == "single_label_classification":
+            check_labels(labels, [(batch,), (batch, 1)], integer=True)
+        else:
+            check_labels(labels, (batch, num_labels))
+        return problem_type
+
+    def classification_loss(self, logits: Tensor, labels: Tensor, problem_type: str) -> Tensor:
+        """MSE, cross-entropy or BCE by problem type."""
+        num_labels = self.config.num_labels
+        labels = labels.to(logits.device)
+        if problem_type == "regression":
             if num_labels == 1:
                 return F.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
             return F.mse_loss(logits, labels.to(logits.dtype))
         if problem_type == "single_label_classification":
-            check_labels(labels, [(batch,), (batch, 1)], classes=num_labels)
             return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
-        check_labels(labels, (batch, num_labels))
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
@@ -923,21 +986,23 @@ class RobertaPreLayerNormForMultipleChoice(RobertaPreLayerNormPreTrainedModel):
             raise ValueError("multiple choice takes input_ids of shape (batch, choices, length) "
                              "or inputs_embeds of shape (batch, choices, length, hidden)")
         num_choices = source.shape[1]
+        if labels is not None:
+            check_labels(labels, (source.shape[0],), integer=True)
         flat = lambda x: x.reshape(-1, x.shape[-1]) if x is not None else None  # noqa: E731
-        outputs = self.roberta_prelayernorm(
+        base = self.roberta_prelayernorm
+        encoded = base.encode(
             flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids), head_mask,
             inputs_embeds.reshape(-1, *inputs_embeds.shape[-2:]) if inputs_embeds is not None else None,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            labels=labels, label_classes=num_choices,
         )
-        logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
-        loss = None
-        if labels is not None:
-            check_labels(labels, (logits.shape[0],), classes=num_choices)
-            loss = F.cross_entropy(logits, labels.to(logits.device))
+        pooled = base.pooler(encoded.last_hidden_state)
+        logits = self.classifier(self.dropout(pooled)).view(-1, num_choices)
+        loss = F.cross_entropy(logits, labels.to(logits.device)) if labels is not None else None
         if not return_dict:
-            return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
-        return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                         attentions=outputs.attentions)
+            return tuple_output(loss, logits, encoded.hidden_states, encoded.attentions)
+        return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states,
+                                         attentions=encoded.attentions)
 
 
 class RobertaPreLayerNormForTokenClassification(RobertaPreLayerNormPreTrainedModel):
@@ -962,20 +1027,23 @@ class RobertaPreLayerNormForTokenClassification(RobertaPreLayerNormPreTrainedMod
         return_dict: bool | None = None,
     ) -> TokenClassifierOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        with self.exact_path(labels_touch_padding(labels, attention_mask)):
-            outputs = self.roberta_prelayernorm(
-                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
-            )
-        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        base = self.roberta_prelayernorm
+        shape = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, None)
+        if labels is not None:
+            check_labels(labels, shape, integer=True)
+        encoded = base.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            labels=labels, label_classes=self.config.num_labels,
+        )
+        logits = encoded.layout.unpack(self.classifier(self.dropout(encoded.rows)))
         loss = None
         if labels is not None:
-            check_labels(labels, tuple(logits.shape[:-1]), classes=self.config.num_labels)
             loss = F.cross_entropy(logits.view(-1, self.config.num_labels), labels.to(logits.device).view(-1))
         if not return_dict:
-            return tuple_output(loss, logits, outputs.hidden_states, outputs.attentions)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                     attentions=outputs.attentions)
+            return tuple_output(loss, logits, encoded.hidden_states, encoded.attentions)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states,
+                                     attentions=encoded.attentions)
 
 
 class RobertaPreLayerNormForQuestionAnswering(RobertaPreLayerNormPreTrainedModel):
@@ -1003,31 +1071,31 @@ class RobertaPreLayerNormForQuestionAnswering(RobertaPreLayerNormPreTrainedModel
         return_dict: bool | None = None,
     ) -> QuestionAnsweringModelOutput | tuple:
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        # the loss normalises over every position, padding included: only the exact path has the
-        # reference's values there, so a loss over a padded batch never takes the fast path
-        exact = start_positions is not None and attention_mask is not None and bool((attention_mask == 0).any())
-        with self.exact_path(exact):
-            outputs = self.roberta_prelayernorm(
-                input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
-                output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
-            )
-        logits = self.qa_outputs(outputs.last_hidden_state)
+        base = self.roberta_prelayernorm
+        batch, _ = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, None)
+        with_loss = start_positions is not None and end_positions is not None
+        if with_loss:
+            for name, positions in (("start_positions", start_positions), ("end_positions", end_positions)):
+                check_labels(positions, [(batch,), (batch, 1)], name)
+        # the loss normalises over every position, padding included: only the padded layout has the
+        # reference's values there
+        encoded = base.encode(
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, padding_is_read=with_loss,
+        )
+        logits = encoded.layout.unpack(self.qa_outputs(encoded.rows))
         start_logits, end_logits = (x.squeeze(-1).contiguous() for x in logits.split(1, dim=-1))
         loss = None
-        if start_positions is not None and end_positions is not None:
+        if with_loss:
             ignored = start_logits.shape[1]  # positions outside the sequence are clamped to L and ignored
-            batch = start_logits.shape[0]
-            losses = []
-            for name, positions, logits_ in (("start_positions", start_positions, start_logits),
-                                             ("end_positions", end_positions, end_logits)):
-                check_labels(positions, [(batch,), (batch, 1)], name)
-                positions = positions.reshape(-1).to(logits_.device).clamp(0, ignored)
-                losses.append(F.cross_entropy(logits_, positions, ignore_index=ignored))
+            losses = [F.cross_entropy(logits_, positions.reshape(-1).to(logits_.device).clamp(0, ignored),
+                                      ignore_index=ignored)
+                      for positions, logits_ in ((start_positions, start_logits), (end_positions, end_logits))]
             loss = (losses[0] + losses[1]) / 2
         if not return_dict:
-            return tuple_output(loss, start_logits, end_logits, outputs.hidden_states, outputs.attentions)
+            return tuple_output(loss, start_logits, end_logits, encoded.hidden_states, encoded.attentions)
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
-                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+                                            hidden_states=encoded.hidden_states, attentions=encoded.attentions)
 
 
 # ------------------------------------------------------------------------------------- auto classes

@@ -158,15 +158,13 @@ def export_onnx(
 
     args, dims = _example_inputs(model, multiple_choice=task == "multiple-choice")
     input_names = list(dims)
-    fast, training = model.base_model.use_fast_path, model.training
+    training = model.training
     graph = _graph(model, outputs, head_mask, output_hidden_states, output_attentions)  # in eval mode
-    model.set_fast_path(False)
-    try:
+    try:  # traced with a mask, the model takes the padded layout: the graph serves any mask
         with _quiet_exporter():
             program = torch.onnx.export(graph, args, None, input_names=input_names, output_names=output_names,
                                         dynamic_shapes=dims, opset_version=opset, dynamo=True, verbose=False)
     finally:
-        model.set_fast_path(fast)
         model.train(training)
     written = program.model.opset_imports.get("", None)
     if written != opset:

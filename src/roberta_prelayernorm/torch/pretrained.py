@@ -5,8 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from contextlib import contextmanager
-from typing import Any, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -86,23 +85,12 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
                    if id(p) not in skip and (p.requires_grad or not only_trainable))
 
     def set_fast_path(self, enabled: bool) -> None:
-        """Run the fast path whenever the requested features allow it (the default), or never.
+        """Pack the real tokens whenever the inputs and requested features allow it (the default), or never.
 
-        The fast path skips padding entirely, so outputs at padding positions are zeros instead of
+        Packed, the model skips padding entirely, so outputs at padding positions are zeros instead of
         the reference's (meaningless) values; real tokens agree within float rounding.
         """
         self.base_model.use_fast_path = enabled
-
-    @contextmanager
-    def exact_path(self, when: bool = True) -> Iterator[None]:
-        """Within the block (if ``when``), run the exact reference computation even where the fast path could."""
-        base = self.base_model
-        saved = base.use_fast_path
-        base.use_fast_path = saved and not when
-        try:
-            yield
-        finally:
-            base.use_fast_path = saved
 
     # ----------------------------------------------------------------------- gradient checkpointing
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:

@@ -216,9 +216,9 @@ class MaskedLMObjective(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, targets: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.model.roberta_prelayernorm(input_ids, return_dict=True).last_hidden_state  # (B, L, H)
-        selected = hidden.reshape(-1, hidden.shape[-1]).index_select(0, positions)  # (K, H)
-        logits = self.model.lm_head(selected).float()  # (K, V)
+        where = torch.zeros(input_ids.numel(), dtype=torch.bool, device=input_ids.device)
+        where = where.index_fill_(0, positions, True).view_as(input_ids)  # positions are sorted: row-major order
+        logits = self.model(input_ids, logits_at=where).logits.float()  # (K, V): the LM head runs only there
         loss_sum = F.cross_entropy(logits, targets, reduction="sum")
         correct = (logits.argmax(dim=-1) == targets).sum()
         return loss_sum, correct
