@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from .dtypes import dtype_name
 from .files import atomic_write_text, read_json_object
 from .hub import HubOptions, resolve_file
 
@@ -285,10 +286,13 @@ class RobertaPreLayerNormConfig:
 
 
 def _dtype_name(dtype: Any) -> str | None:
-    """``torch.float16`` or ``"float16"`` → ``"float16"``."""
+    """``torch.float16`` or ``"float16"`` → ``"float16"``; other names (``"float64"``) are kept as they are."""
     if dtype is None or isinstance(dtype, str):
         return dtype
-    return str(dtype).removeprefix("torch.")
+    try:
+        return dtype_name(dtype)
+    except ValueError:
+        return str(dtype).removeprefix("torch.")
 
 
 AutoConfig = RobertaPreLayerNormConfig

@@ -15,32 +15,14 @@ import importlib
 import os
 from typing import Any
 
-import torch
-
-from .base import Pipeline, default_model_path, load_model, resolve_device, resolve_dtype
+from ..core import tasks
+from .base import Pipeline, default_model_path, load_model, resolve_dtype
+from .frameworks import FRAMEWORKS, framework_of
 
 __all__ = ["pipeline", "Pipeline", "TASKS", "default_model_path"]
 
-# task → (module, class)
-TASKS: dict[str, tuple[str, str]] = {
-    "fill-mask": ("fill_mask", "FillMaskPipeline"),
-    "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline"),
-    "text-classification": ("text_classification", "TextClassificationPipeline"),
-    "token-classification": ("token_classification", "TokenClassificationPipeline"),
-    "question-answering": ("question_answering", "QuestionAnsweringPipeline"),
-    "text-generation": ("text_generation", "TextGenerationPipeline"),
-}
-ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification",
-           "embeddings": "feature-extraction", "qa": "question-answering"}
-# the task a checkpoint's saved class is made for (used when no task is given)
-ARCHITECTURE_TASKS = {
-    "RobertaPreLayerNormForMaskedLM": "fill-mask",
-    "RobertaPreLayerNormModel": "feature-extraction",
-    "RobertaPreLayerNormForSequenceClassification": "text-classification",
-    "RobertaPreLayerNormForTokenClassification": "token-classification",
-    "RobertaPreLayerNormForQuestionAnswering": "question-answering",
-    "RobertaPreLayerNormForCausalLM": "text-generation",
-}
+TASKS = tasks.PIPELINE_TASKS
+ALIASES = tasks.ALIASES
 
 
 def task_class(task: str) -> type[Pipeline]:
@@ -49,33 +31,35 @@ def task_class(task: str) -> type[Pipeline]:
     Raises:
         KeyError: For an unknown task, listing the known ones.
     """
-    name = ALIASES.get(task, task)
-    if name not in TASKS:
-        raise KeyError(f"unknown task {task!r}; tasks: {', '.join(TASKS)} (aliases: {', '.join(ALIASES)})")
-    module, cls = TASKS[name]
+    spec = tasks.get(task)
+    if spec.pipeline is None:
+        raise KeyError(f"task {task!r} has no pipeline; tasks: {', '.join(TASKS)} (aliases: {', '.join(ALIASES)})")
+    module, cls = spec.pipeline.split(".")
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
 
 
 def infer_task(model: Any, hub: dict[str, Any]) -> str:
     """The task of a model object (its class) or a checkpoint (``architectures`` in its config)."""
-    if isinstance(model, torch.nn.Module):
+    if not isinstance(model, str):
         names = [type(model).__name__]
     else:
         from ..core.config import RobertaPreLayerNormConfig
 
         names = RobertaPreLayerNormConfig.from_pretrained(model, **hub).architectures or []
     for name in names:
-        if name in ARCHITECTURE_TASKS:
-            return ARCHITECTURE_TASKS[name]
+        spec = tasks.for_architecture(name)
+        if spec is not None:
+            return spec.name
     raise ValueError(f"cannot tell the task of {model if isinstance(model, str) else type(model).__name__} "
                      f"(architectures {names}): give it, e.g. pipeline('fill-mask', model=...)")
 
 
 def pipeline(
     task: str | None = None,
-    model: str | os.PathLike | torch.nn.Module | None = None,
+    model: Any = None,
     tokenizer: Any = None,
     *,
+    framework: str | None = None,
     device: Any = None,
     dtype: Any = None,
     torch_dtype: Any = None,
@@ -92,10 +76,11 @@ def pipeline(
         task: ``"fill-mask"``, ``"feature-extraction"``, ``"text-classification"``,
             ``"token-classification"``, ``"question-answering"`` or ``"text-generation"`` (or an alias).
             None: the task the checkpoint was saved for (its ``architectures``).
-        model: A model folder, a hub id or a model object. None: the installed default model (see
-            :func:`~roberta_prelayernorm.pipelines.base.default_model_path`).
+        model: A model folder, a hub id or a model object of any of the three frameworks. None: the
+            installed default model (see :func:`~roberta_prelayernorm.pipelines.base.default_model_path`).
         tokenizer: A tokenizer, or a folder / hub id to load one from. None: the model's folder.
-        device: ``"cpu"`` (default), ``"cuda"``, ``"cuda:1"``, a CUDA index or a ``torch.device``.
+        framework: ``"pt"`` (default), ``"tf"`` or ``"flax"``: which family loads a folder or hub id.
+        device: For PyTorch: ``"cpu"`` (default), ``"cuda"``, ``"cuda:1"``, a CUDA index or a ``torch.device``.
         dtype: ``"float32"`` (default), ``"float16"``, ``"bfloat16"`` or ``"auto"`` (the checkpoint's).
         torch_dtype: Alias of ``dtype``.
         batch_size: Inputs per forward pass (inputs are sorted by length first).
@@ -110,32 +95,33 @@ def pipeline(
         OSError: For a folder or hub id that cannot be read (offline and not cached, say).
     """
     hub = {"revision": revision, "token": token, "cache_dir": cache_dir, "local_files_only": local_files_only}
+    if framework is not None and framework not in FRAMEWORKS:
+        raise ValueError(f"framework must be one of {FRAMEWORKS}, got {framework!r}")
     if task is None:
         if model is None:
             raise ValueError("give a task or a model, e.g. pipeline('fill-mask')")
         task = infer_task(os.fspath(model) if isinstance(model, (str, os.PathLike)) else model, hub)
     cls = task_class(task)
     dtype = resolve_dtype(torch_dtype if torch_dtype is not None else dtype)
-    from ..torch import modeling
     from ..tokenizer import AutoTokenizer
 
     if model is None:
-        model = default_model_path(ALIASES.get(task, task))
-    if isinstance(model, torch.nn.Module):
+        model = default_model_path(tasks.get(task).name)
+    if not isinstance(model, (str, os.PathLike)):
         if tokenizer is None:
             raise ValueError("with a model object, pass its tokenizer too (tokenizer=... object or folder)")
-        if dtype is not None and dtype != "auto":
-            model = model.to(dtype)
+        if framework is not None and framework != framework_of(model):
+            raise ValueError(f"framework={framework!r}, but the model is a {framework_of(model)} model")
         path = None
     else:
         path = os.fspath(model)
-        model = load_model(getattr(modeling, cls.model_class), path, head_keys=cls.head_keys, task=cls.task,
-                           dtype=dtype, hub=hub, **cls.init_kwargs)
+        model = load_model(cls.task, path, framework=framework or "pt", dtype=dtype, hub=hub)
+        dtype = None  # loaded in it
     if tokenizer is None:
         tokenizer = path
     if isinstance(tokenizer, (str, os.PathLike)):
         tokenizer = AutoTokenizer.from_pretrained(os.fspath(tokenizer), **{k: v for k, v in hub.items()
                                                                           if v is not None and v is not False})
-    pipe = cls(model, tokenizer, device=resolve_device(device), batch_size=batch_size, **parameters)
+    pipe = cls(model, tokenizer, device=device, batch_size=batch_size, dtype=dtype, **parameters)
     pipe.model_path = path
     return pipe

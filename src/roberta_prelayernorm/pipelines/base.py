@@ -1,11 +1,12 @@
-"""What every task pipeline shares: loading, devices, encoding with truncation, length-sorted batches.
+"""What every task pipeline shares: loading, encoding with truncation, length-sorted numpy batches.
 
-A task module defines a :class:`Pipeline` subclass with its ``task`` name, the model class it needs
-(``model_class``), the state-dict prefixes of that class's head (``head_keys``, checked to be in the
-checkpoint), the parameters a call takes (``parameters``, with defaults) and ``__call__``.
+A task module defines a :class:`Pipeline` subclass with its ``task`` name (whose row in ``core.tasks``
+names the head class, its state-dict prefixes and the loading arguments), the parameters a call takes
+(``parameters``, with defaults) and ``__call__``. Everything here and in the task modules works on numpy;
+``frameworks.Runner`` runs the model of whichever framework.
 
-Models run in batches of inputs sorted by length, padded on the right. The fast path of the model
-leaves zeros at padding positions, so pipelines read only the positions of real tokens.
+Models run in batches of inputs sorted by length, padded on the right. A packed model leaves zeros at
+padding positions, so pipelines read only the positions of real tokens.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
+import numpy as np
+
+from ..core import tasks
+from ..core.batching import batch_rows
+from ..core.dtypes import dtype_name
+from .frameworks import Runner, framework_of, runner
 
 logger = logging.getLogger("roberta_prelayernorm")
 
@@ -52,8 +58,10 @@ def default_model_path(task: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------------------- model loading
-def resolve_device(device: Any) -> torch.device:
+def resolve_device(device: Any) -> Any:
     """None or -1 → CPU; an int → that CUDA device; strings and ``torch.device`` as torch reads them."""
+    import torch
+
     if device is None or (isinstance(device, int) and device < 0):
         return torch.device("cpu")
     if isinstance(device, int):
@@ -64,16 +72,12 @@ def resolve_device(device: Any) -> torch.device:
         raise ValueError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from None
 
 
-def resolve_dtype(dtype: Any) -> torch.dtype | str | None:
-    """None, "auto", a torch dtype or its name ("float16", "bf16", "fp32") → what from_pretrained takes."""
-    if dtype is None or dtype == "auto" or isinstance(dtype, torch.dtype):
+def resolve_dtype(dtype: Any) -> str | None:
+    """None, "auto", a dtype of any framework or its name ("float16", "bf16", "fp32") → None, "auto" or the
+    canonical name (``core.dtypes``), which every framework's ``from_pretrained`` takes."""
+    if dtype is None or dtype == "auto":
         return dtype
-    aliases = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16", "float": "float32"}
-    name = aliases.get(str(dtype), str(dtype)).removeprefix("torch.")
-    value = getattr(torch, name, None)
-    if not isinstance(value, torch.dtype) or not value.is_floating_point:
-        raise ValueError(f"unknown dtype {dtype!r}: use float32, float16, bfloat16 or auto")
-    return value
+    return dtype_name(dtype)
 
 
 @contextlib.contextmanager
@@ -87,38 +91,43 @@ def _quiet_loading() -> Iterator[None]:
         logger.setLevel(previous)
 
 
-def load_model(model_class: type, path: str, *, head_keys: Sequence[str], task: str, dtype: Any = None,
-               hub: dict[str, Any] | None = None, **init_kwargs: Any) -> torch.nn.Module:
-    """``model_class.from_pretrained(path)``, refusing a checkpoint that lacks the head of the task.
+def load_model(task: str, path: str, *, framework: str = "pt", dtype: Any = None,
+               hub: dict[str, Any] | None = None) -> Any:
+    """The task's head class of ``framework`` loaded from ``path``, refusing a checkpoint without that head.
 
     Args:
         hub: ``revision``, ``token``, ``cache_dir``, ``local_files_only`` for hub ids.
-        **init_kwargs: Constructor arguments such as ``add_pooling_layer=False``.
 
     Raises:
         ValueError: If the checkpoint has none of the head's weights (say, a masked LM folder given to
             text-classification). ``OSError`` if the folder or hub id cannot be read.
     """
+    import roberta_prelayernorm
+
     from ..core.config import RobertaPreLayerNormConfig
 
+    spec = tasks.get(task)
+    model_class = getattr(roberta_prelayernorm, tasks.class_name(spec.head, framework))
     hub = hub or {}
     config = RobertaPreLayerNormConfig.from_pretrained(path, **hub)
     saved = ", ".join(config.architectures or []) or "a model without this head"
+    kwargs: dict[str, Any] = dict(hub, output_loading_info=True)
+    if framework == "pt":
+        kwargs.update(spec.pipeline_kwargs, dtype=resolve_dtype(dtype))
 
     def no_head(detail: str) -> ValueError:
-        return ValueError(f"{path} holds {saved}, which has no {task} head ({detail}): {task} needs a "
+        return ValueError(f"{path} holds {saved}, which has no {spec.name} head ({detail}): {spec.name} needs a "
                           f"{model_class.__name__} checkpoint")
 
     try:
         with _quiet_loading():
-            model, info = model_class.from_pretrained(path, config=config, dtype=resolve_dtype(dtype),
-                                                      output_loading_info=True, **hub, **init_kwargs)
+            model, info = model_class.from_pretrained(path, config=config, **kwargs)
     except ValueError as e:  # e.g. a token-classification config with 5 labels for question answering
-        if config.architectures and model_class.__name__ not in config.architectures:
+        if config.architectures and not any(a.endswith(tasks.class_name(spec.head)) for a in config.architectures):
             raise no_head(str(e)) from None
         raise
     missing = info["missing_keys"]
-    head_missing = [k for k in missing if any(k.startswith(p) for p in head_keys)]
+    head_missing = [k for k in missing if any(k.startswith(p) for p in spec.head_keys)]
     if head_missing:
         raise no_head(f"{head_missing[0]} is not in the checkpoint")
     base_missing = [k for k in missing if k not in head_missing and ".pooler." not in f".{k}"]
@@ -143,42 +152,42 @@ class Pipeline:
     """Base class of the task pipelines; build them with :func:`roberta_prelayernorm.pipelines.pipeline`.
 
     Args:
-        model: The model, in eval mode (moved to ``device``).
+        model: The model, of any of the three frameworks (a PyTorch model is put in eval mode on ``device``).
         tokenizer: Its tokenizer.
-        device: Where to run (default CPU).
+        device: Where a PyTorch model runs (default CPU).
         batch_size: Inputs per forward pass.
+        dtype: Cast a PyTorch model object to this dtype first.
         **parameters: Defaults for the task's call parameters (overridden per call).
     """
 
     task: ClassVar[str] = ""
-    model_class: ClassVar[str] = "RobertaPreLayerNormModel"
-    init_kwargs: ClassVar[dict[str, Any]] = {}  # constructor arguments when loading model_class
-    head_keys: ClassVar[tuple[str, ...]] = ()
     parameters: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, model: torch.nn.Module, tokenizer: Any, *, device: Any = None, batch_size: int = 8,
-                 **parameters: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any, *, device: Any = None, batch_size: int = 8,
+                 dtype: Any = None, **parameters: Any) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.device = resolve_device(device)
-        try:
-            self.model = model.to(self.device).eval()
-        except (AssertionError, RuntimeError) as e:  # e.g. "Torch not compiled with CUDA enabled"
-            raise ValueError(f"cannot use device {self.device}: {e}") from None
         self.tokenizer = tokenizer
-        self.batch_size = batch_size
         self.check_model(model)
+        self.runner: Runner = runner(model, device, resolve_dtype(dtype))
+        self.model, self.device = self.runner.model, self.runner.device
+        self.batch_size = batch_size
         self.defaults = self.call_parameters(parameters)
         self._warned: set[str] = set()
 
-    # ------------------------------------------------------------------------------- configuration
-    def check_model(self, model: torch.nn.Module) -> None:
-        """Raises ``TypeError`` when the model object is not of the class the task needs."""
-        from ..torch import modeling
+    @property
+    def spec(self) -> tasks.Task:
+        """This task's row of the task table."""
+        return tasks.get(self.task)
 
-        needed = getattr(modeling, self.model_class)
-        if self.model_class != "RobertaPreLayerNormModel" and not isinstance(model, needed):
-            raise TypeError(f"{self.task} needs a {self.model_class}, got a {type(model).__name__}")
+    # ------------------------------------------------------------------------------- configuration
+    def check_model(self, model: Any) -> None:
+        """Raises ``TypeError`` when the model object is not of the class the task needs."""
+        needed = tasks.class_name(self.spec.head)
+        framework = framework_of(model)
+        if self.spec.head != "Model" and not type(model).__name__.endswith(needed):
+            raise TypeError(f"{self.task} needs a {tasks.class_name(self.spec.head, framework)}, "
+                            f"got a {type(model).__name__}")
 
     def call_parameters(self, given: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
         """``given`` on top of ``base`` (the pipeline's defaults); unknown names raise ``TypeError``."""
@@ -192,11 +201,7 @@ class Pipeline:
     @property
     def max_tokens(self) -> int:
         """Most tokens (special ones included) one model input may have."""
-        config = self.model.config
-        if config.position_embedding_type == "absolute":
-            limit = config.max_position_embeddings - config.pad_token_id - 1
-        else:
-            limit = config.max_position_embeddings
+        limit = self.model.config.max_input_length
         return min(limit, int(getattr(self.tokenizer, "model_max_length", limit)))
 
     def warn_once(self, key: str, message: str) -> None:
@@ -230,24 +235,17 @@ class Pipeline:
         return encodings
 
     # ------------------------------------------------------------------------------------- batching
-    def batches(self, rows: Sequence[Encoded], progress: Callable[[int], None] | None = None
-                ) -> Iterator[tuple[list[Encoded], dict[str, torch.Tensor]]]:
-        """Rows sorted by length (longest first), in padded batches of ``batch_size`` on the device.
+    def batches(self, rows: Sequence[Encoded], progress: Callable[[int], None] | None = None, *,
+                side: str = "right") -> Iterator[tuple[list[Encoded], dict[str, np.ndarray]]]:
+        """Rows sorted by length (longest first), in padded numpy batches of ``batch_size``.
 
-        Yields ``(rows of the batch, {"input_ids", "attention_mask"})``; after each batch
-        ``progress(number of rows in it)`` is called.
+        Yields ``(rows of the batch, {"input_ids", "attention_mask"})``, padded on ``side``; after each
+        batch ``progress(number of rows in it)`` is called.
         """
         order = sorted(range(len(rows)), key=lambda i: -len(rows[i].ids))
-        pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
             chunk = [rows[i] for i in order[start:start + self.batch_size]]
-            width = len(chunk[0].ids)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for r, row in enumerate(chunk):
-                ids[r, :len(row.ids)] = torch.tensor(row.ids, dtype=torch.long)
-                mask[r, :len(row.ids)] = 1
-            yield chunk, {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+            yield chunk, batch_rows([row.ids for row in chunk], self.tokenizer.pad_token_id, side=side)
             if progress is not None:
                 progress(len(chunk))
 
@@ -257,6 +255,18 @@ class Pipeline:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(task={self.task!r}, model={type(self.model).__name__}, "
                 f"device={self.device}, batch_size={self.batch_size})")
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax in float32 (the largest value subtracted first)."""
+    x = np.asarray(x, dtype=np.float32)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
 
 
 def as_batch(inputs: Any, kind: type | tuple[type, ...] = str) -> tuple[list[Any], bool]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import torch
-import torch.nn.functional as F
+import numpy as np
 
 from .base import Encoded, Pipeline, as_batch
 
@@ -20,7 +19,8 @@ class FeatureExtractionPipeline(Pipeline):
             average over the text's tokens (``<s>`` and ``</s>`` included, padding never).
             ``"cls"``: the vector of the first token ``<s>``.
         normalize: Scale each pooled vector to unit length (cosine similarity is then a dot product).
-        return_tensors: Give torch tensors instead of nested lists.
+        return_tensors: Give arrays of the model's framework (torch tensors, TF tensors, JAX arrays)
+            instead of nested lists.
 
     Returns:
         Per text, without pooling a ``[1][tokens][hidden]`` nested list (a (1, tokens, hidden) tensor);
@@ -28,13 +28,7 @@ class FeatureExtractionPipeline(Pipeline):
     """
 
     task = "feature-extraction"
-    model_class = "RobertaPreLayerNormModel"
-    init_kwargs = {"add_pooling_layer": False}
     parameters = {"pooling": None, "normalize": False, "return_tensors": False}
-
-    def check_model(self, model: torch.nn.Module) -> None:
-        if not hasattr(model, "base_model"):
-            raise TypeError(f"feature-extraction needs a RoBERTa-PreLayerNorm model, got a {type(model).__name__}")
 
     def __call__(self, inputs: str | list[str], *, progress: Callable[[int], None] | None = None,
                  **parameters: Any) -> Any:
@@ -46,20 +40,32 @@ class FeatureExtractionPipeline(Pipeline):
             raise ValueError("normalize needs pooling='mean' or 'cls' (it scales one vector per text)")
         texts, single = as_batch(inputs)
         rows = [Encoded(e.ids, i) for i, e in enumerate(self.encode(texts))]
-        outputs: list[torch.Tensor] = [None] * len(rows)  # type: ignore[list-item]
-        base = self.model.base_model
-        with torch.no_grad():
-            for chunk, batch in self.batches(rows, progress):
-                hidden = base(**batch, return_dict=True).last_hidden_state.float()
-                if pooling == "cls":
-                    pooled = hidden[:, 0]
-                elif pooling == "mean":
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1)
-                if pooling is not None and normalize:
-                    pooled = F.normalize(pooled, dim=-1)
-                for r, row in enumerate(chunk):
-                    value = pooled[r] if pooling is not None else hidden[r, :len(row.ids)].unsqueeze(0)
-                    outputs[row.index] = value.cpu()
-        results = outputs if params["return_tensors"] else [t.tolist() for t in outputs]
+        outputs: list[np.ndarray] = [None] * len(rows)  # type: ignore[list-item]
+        for chunk, batch in self.batches(rows, progress):
+            hidden = self.runner(batch, ("last_hidden_state",), base=True)["last_hidden_state"]
+            if pooling == "cls":
+                pooled = hidden[:, 0]
+            elif pooling == "mean":
+                mask = batch["attention_mask"][..., None].astype(hidden.dtype)
+                pooled = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
+            if pooling is not None and normalize:
+                pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+            for r, row in enumerate(chunk):
+                outputs[row.index] = pooled[r] if pooling is not None else hidden[r, :len(row.ids)][None]
+        results = [self.as_tensor(t) for t in outputs] if params["return_tensors"] else [t.tolist() for t in outputs]
         return results[0] if single else results
+
+    def as_tensor(self, array: np.ndarray) -> Any:
+        """An array of the model's framework."""
+        framework = self.runner.framework
+        if framework == "pt":
+            import torch
+
+            return torch.from_numpy(array)
+        if framework == "tf":
+            import tensorflow as tf
+
+            return tf.constant(array)
+        import jax.numpy as jnp
+
+        return jnp.asarray(array)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import torch
+import numpy as np
 
-from .base import Encoded, Pipeline, as_batch, logger
+from .base import Encoded, Pipeline, as_batch, logger, softmax
 
 
 class FillMaskPipeline(Pipeline):
@@ -31,13 +31,10 @@ class FillMaskPipeline(Pipeline):
     """
 
     task = "fill-mask"
-    model_class = "RobertaPreLayerNormForMaskedLM"
-    head_keys = ("lm_head.",)
     parameters = {"top_k": 5, "targets": None}
 
-    def check_model(self, model: torch.nn.Module) -> None:
-        if not hasattr(model, "lm_head") or not hasattr(model, "roberta_prelayernorm"):
-            raise TypeError(f"fill-mask needs a model with an LM head, got a {type(model).__name__}")
+    def check_model(self, model: Any) -> None:
+        super().check_model(model)
         if self.tokenizer.mask_token_id is None:
             raise ValueError("fill-mask needs a tokenizer with a mask token")
 
@@ -58,19 +55,17 @@ class FillMaskPipeline(Pipeline):
                 raise ValueError(f"input {i} has no {self.tokenizer.mask_token} token (after truncation, if it was "
                                  f"truncated): fill-mask predicts the token at each {self.tokenizer.mask_token}")
             rows.append(Encoded(encoding.ids, i, encoding))
-        probs: list[torch.Tensor] = [None] * len(rows)  # type: ignore[list-item]
-        model = self.model
-        with torch.no_grad():
-            for chunk, batch in self.batches(rows, progress):
-                where = batch["input_ids"] == mask_id  # masks are real tokens: never padding
-                logits = model(**batch, logits_at=where).logits.float()  # (masks in the batch, vocab), row-major
-                counts = where.sum(dim=1).tolist()
-                for row, part in zip(chunk, logits.softmax(dim=-1).cpu().split(counts)):
-                    probs[row.index] = part
+        probs: list[np.ndarray] = [None] * len(rows)  # type: ignore[list-item]
+        for chunk, batch in self.batches(rows, progress):
+            where = batch["input_ids"] == mask_id  # masks are real tokens: never padding
+            logits = self.runner(batch, ("logits",), logits_at=where)["logits"]  # (masks in the batch, vocab)
+            counts = np.cumsum(where.sum(axis=1))[:-1]
+            for row, part in zip(chunk, np.split(softmax(logits), counts)):
+                probs[row.index] = part
         results = [self.postprocess(row.ids, p, top_k, target_ids) for row, p in zip(rows, probs)]
         return results[0] if single else results
 
-    def postprocess(self, ids: list[int], probs: torch.Tensor, top_k: int, target_ids: list[int] | None
+    def postprocess(self, ids: list[int], probs: np.ndarray, top_k: int, target_ids: list[int] | None
                     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """``probs`` (masks, vocab) → per mask the ``top_k`` propositions."""
         tokenizer = self.tokenizer
@@ -79,7 +74,8 @@ class FillMaskPipeline(Pipeline):
         if target_ids is not None:
             probs = probs[:, target_ids]
         k = min(top_k, probs.shape[-1])
-        values, indices = probs.topk(k, dim=-1)
+        indices = np.argsort(-probs, axis=-1, kind="stable")[:, :k]
+        values = np.take_along_axis(probs, indices, axis=-1)
         per_mask = []
         for position, scores, chosen in zip(positions, values.tolist(), indices.tolist()):
             propositions = []

@@ -6,15 +6,20 @@ that overlap by ``doc_stride`` tokens. In each window the start and end logits o
 ``start <= end < start + max_answer_len``. The best spans of all windows compete; with
 ``handle_impossible_answer`` the empty answer competes too, scored by the lowest ``p_start(<s>) ·
 p_end(<s>)`` of the windows.
+
+``window_probabilities`` and ``best_spans`` are the one span decoder: fine-tuning's evaluation
+(``training.tasks.QuestionAnswering``) scores spans with them too, so a model gives the same answer in
+both. Probabilities rather than summed logits, because a probability is comparable across windows (each
+window's logits have an offset of their own) and because it is what the 4.37.2 pipeline does.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import torch
+import numpy as np
 
-from .base import Encoded, Pipeline
+from .base import Encoded, Pipeline, softmax
 
 
 class QuestionAnsweringPipeline(Pipeline):
@@ -41,8 +46,6 @@ class QuestionAnsweringPipeline(Pipeline):
     """
 
     task = "question-answering"
-    model_class = "RobertaPreLayerNormForQuestionAnswering"
-    head_keys = ("qa_outputs.",)
     parameters = {"top_k": 1, "max_answer_len": 15, "max_seq_len": None, "doc_stride": None,
                   "handle_impossible_answer": False, "align_to_words": True}
 
@@ -61,13 +64,12 @@ class QuestionAnsweringPipeline(Pipeline):
             raise ValueError(f"doc_stride ({stride}) is larger than max_seq_len ({max_seq_len})")
 
         rows = [row for i, (q, c) in enumerate(examples) for row in self.windows(i, q, c, max_seq_len, stride)]
-        logits: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        with torch.no_grad():
-            for chunk, batch in self.batches(rows, progress):
-                out = self.model(**batch, return_dict=True)
-                start, end = out.start_logits.float().cpu(), out.end_logits.float().cpu()
-                for r, row in enumerate(chunk):
-                    logits[id(row)] = (start[r, :len(row.ids)], end[r, :len(row.ids)])
+        logits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for chunk, batch in self.batches(rows, progress):
+            out = self.runner(batch, ("start_logits", "end_logits"))
+            start, end = out["start_logits"], out["end_logits"]
+            for r, row in enumerate(chunk):
+                logits[id(row)] = (start[r, :len(row.ids)], end[r, :len(row.ids)])
         results = []
         for i, (_, context_text) in enumerate(examples):
             windows = [(row, *logits[id(row)]) for row in rows if row.index == i]
@@ -131,11 +133,11 @@ class QuestionAnsweringPipeline(Pipeline):
             # 4.37.2: with question first only context tokens (and <s>) are allowed; otherwise every token
             allowed = [(s == 1 if question_first else True) or t == cls
                        for s, t in zip(encoding.sequence_ids, encoding.ids)]
-            rows.append(Encoded(encoding.ids, index, encoding, torch.tensor(allowed)))
+            rows.append(Encoded(encoding.ids, index, encoding, np.array(allowed)))
         return rows
 
     # ------------------------------------------------------------------------------------ answers
-    def answers(self, windows: list[tuple[Encoded, torch.Tensor, torch.Tensor]], context: str,
+    def answers(self, windows: list[tuple[Encoded, np.ndarray, np.ndarray]], context: str,
                 params: dict[str, Any]) -> list[dict[str, Any]]:
         top_k, impossible = params["top_k"], params["handle_impossible_answer"]
         sequence = 1 if self.tokenizer.padding_side == "right" else 0
@@ -143,11 +145,9 @@ class QuestionAnsweringPipeline(Pipeline):
         answers = []
         for row, start_logits, end_logits in windows:
             allowed = row.extra
-            start = torch.where(allowed, start_logits, torch.tensor(-10000.0)).softmax(dim=-1)
-            end = torch.where(allowed, end_logits, torch.tensor(-10000.0)).softmax(dim=-1)
+            start, end, null = window_probabilities(start_logits, end_logits, allowed)
             if impossible:
-                null_score = min(null_score, (start[0] * end[0]).item())
-            start[0] = end[0] = 0.0
+                null_score = min(null_score, null)
             for s, e, score in best_spans(start, end, allowed, top_k, params["max_answer_len"]):
                 first, last = self.char_span(row.encoding, s, e, sequence, params["align_to_words"])
                 answers.append({"score": score, "start": first, "end": last, "answer": context[first:last]})
@@ -168,17 +168,28 @@ class QuestionAnsweringPipeline(Pipeline):
         return encoding.offsets[s][0], encoding.offsets[e][1]
 
 
-def best_spans(start: torch.Tensor, end: torch.Tensor, allowed: torch.Tensor, top_k: int, max_answer_len: int
+def window_probabilities(start_logits: np.ndarray, end_logits: np.ndarray, allowed: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Start and end probabilities of one window (a softmax over the ``allowed`` tokens, ``<s>`` at 0
+    included) with ``<s>`` then set to 0, and the no-answer score ``p_start(<s>) · p_end(<s>)``."""
+    start = softmax(np.where(allowed, start_logits, -10000.0))
+    end = softmax(np.where(allowed, end_logits, -10000.0))
+    null = float(start[0] * end[0])
+    start[0] = end[0] = 0.0
+    return start, end, null
+
+
+def best_spans(start: np.ndarray, end: np.ndarray, allowed: np.ndarray, top_k: int, max_answer_len: int
                ) -> list[tuple[int, int, float]]:
     """The ``top_k`` best ``(start, end, p_start · p_end)`` with ``start <= end < start + max_answer_len``,
     of which those that start and end on allowed tokens are kept (so possibly fewer than ``top_k``)."""
-    scores = torch.tril(torch.triu(start[:, None] * end[None, :]), diagonal=max_answer_len - 1)
-    flat = scores.flatten()
-    order = torch.sort(flat, descending=True, stable=True).indices[:top_k]
+    scores = np.tril(np.triu(start[:, None] * end[None, :]), k=max_answer_len - 1)
+    flat = scores.reshape(-1)
+    order = np.argsort(-flat, kind="stable")[:top_k]
     length = scores.shape[1]
     spans = []
     for index in order.tolist():
         s, e = divmod(index, length)
         if bool(allowed[s]) and bool(allowed[e]):
-            spans.append((s, e, flat[index].item()))
+            spans.append((s, e, float(flat[index])))
     return spans

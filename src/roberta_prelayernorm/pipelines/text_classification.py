@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import torch
+import numpy as np
 
-from .base import Encoded, Pipeline
+from .base import Encoded, Pipeline, sigmoid, softmax
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 _UNSET = object()
@@ -27,8 +27,6 @@ class TextClassificationPipeline(Pipeline):
     """
 
     task = "text-classification"
-    model_class = "RobertaPreLayerNormForSequenceClassification"
-    head_keys = ("classifier.",)
     parameters = {"top_k": _UNSET, "function_to_apply": None}
 
     def __call__(self, inputs: Any, *, progress: Callable[[int], None] | None = None, **parameters: Any) -> Any:
@@ -51,12 +49,11 @@ class TextClassificationPipeline(Pipeline):
         if doubles:
             for i, e in zip(doubles, self.encode([texts[i] for i in doubles], [pairs[i] for i in doubles])):
                 rows[i] = Encoded(e.ids, i)
-        scores: list[torch.Tensor] = [None] * len(rows)  # type: ignore[list-item]
-        with torch.no_grad():
-            for chunk, batch in self.batches(rows, progress):
-                logits = self.model(**batch, return_dict=True).logits.float().cpu()
-                for row, value in zip(chunk, self.apply(function, logits)):
-                    scores[row.index] = value
+        scores: list[np.ndarray] = [None] * len(rows)  # type: ignore[list-item]
+        for chunk, batch in self.batches(rows, progress):
+            logits = self.runner(batch, ("logits",))["logits"]
+            for row, value in zip(chunk, self.apply(function, logits)):
+                scores[row.index] = value
         id2label = self.model.config.id2label
         results: list[Any] = []
         for value in scores:
@@ -84,11 +81,11 @@ class TextClassificationPipeline(Pipeline):
         return "softmax"
 
     @staticmethod
-    def apply(function: str, logits: torch.Tensor) -> torch.Tensor:
+    def apply(function: str, logits: np.ndarray) -> np.ndarray:
         if function == "softmax":
-            return logits.softmax(dim=-1)
+            return softmax(logits)
         if function == "sigmoid":
-            return logits.sigmoid()
+            return sigmoid(logits)
         return logits
 
     @staticmethod

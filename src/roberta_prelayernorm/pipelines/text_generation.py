@@ -1,4 +1,4 @@
-"""``text-generation``: continue prompts with the causal LM (see ``roberta_prelayernorm.generation``).
+"""``text-generation``: continue prompts with the causal LM (its framework's ``generate``).
 
 Prompts are tokenized without special tokens (as the reference pipeline) and generated in batches of
 prompts of similar length, padded on the left. Sampling with a ``seed`` is reproducible for the same
@@ -10,10 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-import torch
-
 from ..core.generation import DEFAULT_MAX_LENGTH, GenerationConfig
-from ..torch.generation import generate
 from .base import Encoded, Pipeline, as_batch
 
 GENERATION_PARAMETERS = ("max_new_tokens", "max_length", "do_sample", "temperature", "top_k", "top_p",
@@ -38,12 +35,10 @@ class TextGenerationPipeline(Pipeline):
     """
 
     task = "text-generation"
-    model_class = "RobertaPreLayerNormForCausalLM"
-    head_keys = ("lm_head.",)
     parameters = {**{name: None for name in GENERATION_PARAMETERS}, "seed": None, "return_full_text": True,
                   "return_tensors": False, "skip_special_tokens": True, "clean_up_tokenization_spaces": None}
 
-    def check_model(self, model: torch.nn.Module) -> None:
+    def check_model(self, model: Any) -> None:
         super().check_model(model)
         if not model.config.is_decoder:
             raise ValueError("text-generation needs a decoder, but the model's config has is_decoder=False "
@@ -79,14 +74,11 @@ class TextGenerationPipeline(Pipeline):
                 raise TypeError(f"input {i} must be a str, got {type(prompt).__name__}")
             ids = self.tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"]
             rows.append(Encoded(self.fit(ids, config, i) or [bos], i))  # an empty prompt starts from <s>
-        generator = None
-        if params["seed"] is not None:
-            generator = torch.Generator(device=self.device).manual_seed(params["seed"])
+        rng = self.runner.rng(params["seed"])  # one random stream for the whole call
         sequences: list[list[list[int]]] = [[] for _ in prompts]
-        for chunk, batch in self.left_padded_batches(rows, progress):
+        for chunk, batch in self.batches(rows, progress, side="left"):
             budgets = [self.new_tokens(row.ids, config) for row in chunk]  # max_length counts each prompt
-            out = generate(self.model, batch["input_ids"], batch["attention_mask"],
-                           generation_config=config.updated(max_new_tokens=max(budgets)), generator=generator)
+            out = self.runner.generate(batch, config.updated(max_new_tokens=max(budgets)), rng)
             width = batch["input_ids"].shape[1]
             n = config.num_return_sequences
             for r, (row, budget) in enumerate(zip(chunk, budgets)):
@@ -116,15 +108,6 @@ class TextGenerationPipeline(Pipeline):
                                         f"the model's {self.max_tokens} tokens: only its last {room} tokens are used")
             ids = ids[-room:]
         return ids
-
-    def left_padded_batches(self, rows: list[Encoded], progress: Callable[[int], None] | None):
-        """:meth:`batches` (prompts sorted by length), with each row's padding moved to the left."""
-        for chunk, batch in self.batches(rows, progress):
-            ids, mask = batch["input_ids"], batch["attention_mask"]
-            width = ids.shape[1]
-            shift = width - mask.sum(dim=1)
-            index = (torch.arange(width, device=ids.device)[None, :] - shift[:, None]) % width
-            yield chunk, {"input_ids": ids.gather(1, index), "attention_mask": mask.gather(1, index)}
 
     @staticmethod
     def until_end(new: list[int], config: GenerationConfig) -> list[int]:

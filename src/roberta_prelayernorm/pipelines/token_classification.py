@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import torch
+import numpy as np
 
-from .base import Encoded, Pipeline, as_batch
+from .base import Encoded, Pipeline, as_batch, softmax
 
 STRATEGIES = ("none", "simple", "first", "average", "max")
 
@@ -39,8 +39,6 @@ class TokenClassificationPipeline(Pipeline):
     """
 
     task = "token-classification"
-    model_class = "RobertaPreLayerNormForTokenClassification"
-    head_keys = ("classifier.",)
     parameters = {"aggregation_strategy": "none", "ignore_labels": None, "stride": None}
 
     def __call__(self, inputs: str | list[str], *, progress: Callable[[int], None] | None = None,
@@ -55,13 +53,12 @@ class TokenClassificationPipeline(Pipeline):
         texts, single = as_batch(inputs)
         rows = self.windows(texts, stride, strategy) if stride is not None else [
             Encoded(e.ids, i, e) for i, e in enumerate(self.encode(texts))]
-        scores: list[torch.Tensor] = [None] * len(rows)  # type: ignore[list-item]
+        scores: list[np.ndarray] = [None] * len(rows)  # type: ignore[list-item]
         order = {id(row): n for n, row in enumerate(rows)}
-        with torch.no_grad():
-            for chunk, batch in self.batches(rows, progress):
-                probs = self.model(**batch, return_dict=True).logits.float().softmax(dim=-1).cpu()
-                for r, row in enumerate(chunk):
-                    scores[order[id(row)]] = probs[r, :len(row.ids)]
+        for chunk, batch in self.batches(rows, progress):
+            probs = softmax(self.runner(batch, ("logits",))["logits"])
+            for r, row in enumerate(chunk):
+                scores[order[id(row)]] = probs[r, :len(row.ids)]
         results: list[list[dict[str, Any]]] = [[] for _ in texts]
         windows = [0] * len(texts)
         for row, probs in zip(rows, scores):
@@ -110,7 +107,7 @@ class TokenClassificationPipeline(Pipeline):
         return kept
 
     # ---------------------------------------------------------------------------------------- tokens
-    def tokens(self, text: str, encoding: Any, probs: torch.Tensor) -> list[dict[str, Any]]:
+    def tokens(self, text: str, encoding: Any, probs: np.ndarray) -> list[dict[str, Any]]:
         """The non-special tokens: token string, scores, character span, whether it continues a word."""
         tokenizer = self.tokenizer
         prefix = getattr(tokenizer.backend_tokenizer.model, "continuing_subword_prefix", None)
@@ -164,7 +161,7 @@ class TokenClassificationPipeline(Pipeline):
         elif strategy == "max":
             scores = max(tokens, key=lambda t: t["scores"].max().item())["scores"]
         else:  # average
-            scores = torch.stack([t["scores"] for t in tokens]).mean(dim=0)
+            scores = np.stack([t["scores"] for t in tokens]).mean(axis=0)
         best = int(scores.argmax())
         return {"entity": self.model.config.id2label[best], "score": scores[best].item(),
                 "word": self.tokenizer.convert_tokens_to_string([t["word"] for t in tokens]),

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from ..core.dtypes import dtype_name
+
 M = TypeVar("M", bound=nn.Module)
 
 # precision name → the dtype of weights and activations (int8: of the quantised weights)
@@ -33,22 +35,17 @@ PRECISIONS: dict[str, torch.dtype] = {
     "fp16": torch.float16,
     "int8": torch.qint8,
 }
-_ALIASES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "qint8": "int8"}
-_DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16", torch.qint8: "int8"}
+_SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}  # core.dtypes names → precision names
 
 
 def resolve_precision(precision: str | torch.dtype) -> str:
     """``"bf16"``, ``"bfloat16"`` or ``torch.bfloat16`` → ``"bf16"``; anything else is a ValueError."""
-    if isinstance(precision, torch.dtype):
-        name = _DTYPE_NAMES.get(precision)
-    elif isinstance(precision, str):
-        key = precision.lower().removeprefix("torch.")
-        name = key if key in PRECISIONS else _ALIASES.get(key)
-    else:
-        name = None
-    if name is None:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    return name
+    if precision is torch.qint8 or (isinstance(precision, str) and precision.lower() in ("int8", "qint8")):
+        return "int8"
+    try:
+        return _SHORT[dtype_name(precision)]
+    except ValueError:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}") from None
 
 
 def _cpu_native(precision: str) -> bool:

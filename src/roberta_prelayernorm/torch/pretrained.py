@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..core.config import RobertaPreLayerNormConfig
+from ..core.dtypes import dtype_name
 from ..core.errors import CheckpointError, LoadingInfo
 from ..core.hub import HubOptions
 from ..core.weights import BASE_PREFIX, is_ignored_unexpected, match_prefix, resolve_weights, tied_aliases
@@ -308,14 +309,18 @@ def resolve_dtype(requested: torch.dtype | str | None, config: RobertaPreLayerNo
     if requested == "auto":
         requested = config.torch_dtype or next((t.dtype for t in state.values() if t.is_floating_point()),
                                                torch.float32)
-    if isinstance(requested, str):
-        value = getattr(torch, requested.removeprefix("torch."), None)
-        if not isinstance(value, torch.dtype):
-            raise ValueError(f"unknown dtype {requested!r}")
-        requested = value
-    if not requested.is_floating_point:
+    if isinstance(requested, torch.dtype) and not requested.is_floating_point:
         raise ValueError(f"torch_dtype must be a floating-point dtype, got {requested}")
-    return requested
+    return torch_dtype(requested)
 
 
-__all__ = ["RobertaPreLayerNormPreTrainedModel", "CheckpointError", "init_parameter", "resolve_dtype"]
+def torch_dtype(value: Any) -> torch.dtype:
+    """The torch dtype of any name the core reads (``"bf16"``, ``"torch.float16"``, ``torch.float32``).
+
+    Raises:
+        ValueError: For a name that is not float32, float16 or bfloat16.
+    """
+    return getattr(torch, dtype_name(value))
+
+
+__all__ = ["RobertaPreLayerNormPreTrainedModel", "CheckpointError", "init_parameter", "resolve_dtype", "torch_dtype"]

@@ -31,6 +31,7 @@ from torch import nn
 
 from ..core.errors import CheckpointError
 from ..core.config import RobertaPreLayerNormConfig
+from ..torch.pretrained import torch_dtype
 from . import distributed, state
 from .data import (
     CorpusError,
@@ -539,7 +540,7 @@ class _Run:
         if step >= cfg.max_steps and dist.is_main:
             final = model
             if cfg.save_dtype:
-                final = model.to(getattr(torch, cfg.save_dtype.removeprefix("torch.")))
+                final = model.to(torch_dtype(cfg.save_dtype))
             self.write_model(final, tokenizer, self.out)
             with open(os.path.join(self.out, "training_config.json"), "w", encoding="utf-8") as f:
                 json.dump(run_config, f, indent=2, sort_keys=True)

@@ -335,10 +335,9 @@ class QuestionAnswering(Task):
     model_class = "RobertaPreLayerNormForQuestionAnswering"
     main_metric = "f1"
 
-    def __init__(self, *, doc_stride: int = 64, max_answer_length: int = 30, n_best: int = 20,
-                 **options: Any) -> None:
+    def __init__(self, *, doc_stride: int = 64, max_answer_length: int = 30, **options: Any) -> None:
         super().__init__(**options)
-        self.doc_stride, self.max_answer_length, self.n_best = doc_stride, max_answer_length, n_best
+        self.doc_stride, self.max_answer_length = doc_stride, max_answer_length
 
     def read(self, path: str):
         try:
@@ -399,25 +398,25 @@ class QuestionAnswering(Task):
         return torch.stack([output.start_logits.float(), output.end_logits.float()], dim=-1).cpu()
 
     def evaluate(self, examples, features, outputs):
+        """Spans scored as the question-answering pipeline scores them (``pipelines.question_answering``'s
+        ``window_probabilities`` and ``best_spans``), so both give a model the same answers."""
+        from ..pipelines.question_answering import best_spans, window_probabilities
+
         logits = [row for batch in outputs for row in batch]  # each (L_padded, 2)
         best: dict[int, tuple[float, str]] = {}
         null: dict[int, float] = {}
         for feature, pair in zip(features, logits):
-            start_logits, end_logits = pair[:, 0].numpy(), pair[:, 1].numpy()
             offsets = feature.extra["offsets"]
-            context = examples[feature.example]["context"]
-            null_score = float(start_logits[0] + end_logits[0])
-            null[feature.example] = min(null.get(feature.example, np.inf), null_score)
             n = len(offsets)
-            starts = np.argsort(start_logits[:n])[::-1][: self.n_best]
-            ends = np.argsort(end_logits[:n])[::-1][: self.n_best]
-            for s in starts:
-                for e in ends:
-                    if offsets[s] is None or offsets[e] is None or e < s or e - s + 1 > self.max_answer_length:
-                        continue
-                    score = float(start_logits[s] + end_logits[e])
-                    if score > best.get(feature.example, (-np.inf, ""))[0]:
-                        best[feature.example] = (score, context[offsets[s][0]: offsets[e][1]])
+            allowed = np.array([o is not None for o in offsets])
+            allowed[0] = True  # <s>: the no-answer position
+            start, end, null_score = window_probabilities(pair[:n, 0].numpy(), pair[:n, 1].numpy(), allowed)
+            null[feature.example] = min(null.get(feature.example, np.inf), null_score)
+            allowed[0] = False
+            context = examples[feature.example]["context"]
+            for s, e, score in best_spans(start, end, allowed, 1, self.max_answer_length):
+                if score > best.get(feature.example, (-np.inf, ""))[0]:
+                    best[feature.example] = (score, context[offsets[s][0]: offsets[e][1]])
         predictions = {}
         any_unanswerable = any(not ex["answers"] for ex in examples)
         for i, ex in enumerate(examples):
