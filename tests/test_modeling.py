@@ -304,3 +304,116 @@ def test_fast_path_compiles_without_graph_breaks(is_decoder: bool) -> None:
     real = mask.bool()
     torch.testing.assert_close(compiled[real], eager[real], atol=ATOL, rtol=0)
     torch.testing.assert_close(compiled[real], exact[real], atol=ATOL, rtol=0)
+
+
+# --------------------------------------------------------------------------- the layout seam and logits_at
+@pytest.mark.parametrize("name", ["RobertaPreLayerNormForMaskedLM", "RobertaPreLayerNormForCausalLM"])
+def test_lm_logits_have_the_reference_shape_in_training_mode(name: str, tmp_folder: Path) -> None:
+    """Training mode with labels gives (batch, length, vocab) logits and the reference's loss, as 4.37.2 does."""
+    ref = reference_model(name, is_decoder=name.endswith("CausalLM"))
+    ref.save_pretrained(tmp_folder)
+    ours = getattr(rp, name).from_pretrained(tmp_folder).train()  # dropout is 0 in the tiny config
+    inputs = head_inputs(name)
+    out = ours(**inputs)
+    expected = ref.train()(**inputs)
+    assert out.logits.shape == (3, 9, 99)
+    torch.testing.assert_close(out.loss, expected.loss, atol=ATOL, rtol=0)
+    real = inputs["attention_mask"].bool()
+    torch.testing.assert_close(out.logits[real], expected.logits[real], atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["RobertaPreLayerNormForMaskedLM", "RobertaPreLayerNormForCausalLM"])
+def test_logits_at_equals_the_full_head_there(name: str) -> None:
+    torch.manual_seed(0)
+    config = rp.RobertaPreLayerNormConfig(**tiny(is_decoder=name.endswith("CausalLM")))
+    model = perturb(getattr(rp, name)(config)).eval()
+    ids, mask = batch(3, 9)
+    where = mask.bool() & (torch.arange(9) % 3 == 1)
+    with torch.no_grad():
+        full = model(ids, mask).logits
+        sparse = model(ids, mask, logits_at=where).logits
+    assert sparse.shape == (int(where.sum()), 99)
+    torch.testing.assert_close(sparse, full[where], atol=ATOL, rtol=0)
+    if name.endswith("MaskedLM"):  # the loss over the selected positions
+        labels = torch.where(where, ids, -100)
+        with torch.no_grad():
+            expected = torch.nn.functional.cross_entropy(full[where], ids[where])
+            got = model(ids, mask, labels=labels, logits_at=where).loss
+        torch.testing.assert_close(got, expected, atol=ATOL, rtol=0)
+    with pytest.raises(ValueError, match="logits_at"):
+        model(ids, mask, logits_at=where[:, :4])
+
+
+SYNCS = ("item", "tolist", "__bool__", "__int__", "__index__", "__float__", "nonzero", "cpu", "numpy")
+
+
+@pytest.mark.parametrize("name", HEADS)
+def test_one_host_synchronisation_per_forward(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The packed forward reads values from the device once (input checks and the layout, together)."""
+    model = getattr(rp, name)(rp.RobertaPreLayerNormConfig(**tiny(num_labels=labels_for(name)))).eval()
+    inputs = head_inputs(name, labels=False)
+    calls: list[str] = []
+    for method in SYNCS:
+        original = getattr(torch.Tensor, method)
+
+        def counted(self, *args, __original=original, __name=method, **kwargs):
+            calls.append(__name)
+            return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counted)
+    with torch.no_grad():
+        model(**inputs)
+    assert calls == ["tolist"], calls
+
+
+@pytest.mark.parametrize("dtype", [torch.long, torch.int32, torch.bool, torch.float32])
+def test_masks_of_any_dtype_give_the_same_numbers(dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny()))).eval()
+    ids, mask = batch(3, 9)
+    with torch.no_grad():
+        expected = model(ids, mask).last_hidden_state
+        got = model(ids, mask.to(dtype)).last_hidden_state
+    torch.testing.assert_close(got, expected, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.long, torch.int8])
+def test_integer_masks_must_hold_zeros_and_ones(dtype: torch.dtype) -> None:
+    model = rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny())).eval()
+    ids, mask = batch(3, 9)
+    with pytest.raises(ValueError, match="attention_mask holds values other than 0 and 1"):
+        model(ids, (mask * 2).to(dtype))
+
+
+def test_masks_with_holes_and_left_padding_take_the_reference_computation(tmp_folder: Path) -> None:
+    ref = reference_model("RobertaPreLayerNormModel")
+    ref.save_pretrained(tmp_folder)
+    ours = rp.RobertaPreLayerNormModel.from_pretrained(tmp_folder)
+    ids, _ = batch(2, 9)
+    for mask in (torch.tensor([[1, 1, 0, 1, 1, 1, 0, 1, 1]] * 2), torch.tensor([[0, 0, 1, 1, 1, 1, 1, 1, 1]] * 2)):
+        with torch.no_grad():
+            assert_outputs_equal(ours(ids, mask), ref(ids, mask))  # every position, padding included
+
+
+def test_torch_jit_trace_follows_other_masks() -> None:
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny()))).eval()
+    ids, mask = batch(3, 9)
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, i: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+            return self.model(i, m).last_hidden_state
+
+    with torch.no_grad():
+        traced = torch.jit.trace(Hidden(), (ids, mask))
+    other_ids, other_mask = batch(3, 9, seed=5)
+    other_mask[0, 4:] = 0
+    with torch.no_grad():
+        expected = model(other_ids, other_mask).last_hidden_state
+    real = other_mask.bool()
+    with torch.no_grad():
+        got = traced(other_ids, other_mask)
+    torch.testing.assert_close(got[real], expected[real], atol=ATOL, rtol=0)

@@ -17,7 +17,8 @@ import importlib
 import sys
 from typing import Sequence
 
-# subcommand name → module in this package; modules are imported only when listed here and present
+# subcommand name → module in this package. Building the parser imports these modules and nothing
+# heavy: a command imports torch (or TF, JAX) in its ``run``, so every ``--help`` answers at once.
 COMMANDS: dict[str, str] = {
     "fill-mask": "fill_mask",
     "embed": "embed",
@@ -52,14 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  rpln fill-mask 'The capital of France is <mask>.'\n\n"
                "Run 'rpln COMMAND --help' for a command's options and an example.",
     )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"rpln (roberta-prelayernorm) {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"{__name__}.{module_name}":
-                continue  # not written yet
-            raise
+    for module_name in COMMANDS.values():
+        module = importlib.import_module(f"{__name__}.{module_name}")
         sub = module.add_parser(subparsers)
         sub.set_defaults(_run=module.run)
     return parser

@@ -25,11 +25,11 @@ examples:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..training.tasks import TASKS
+    from ..core.tasks import FINETUNE_TASKS
 
     p = subparsers.add_parser("finetune", help=HELP, description=HELP, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("task", choices=list(TASKS))
+    p.add_argument("task", choices=list(FINETUNE_TASKS))
     p.add_argument("--model", "-m", help="pretrained model folder or hub id (default: the bundled model)")
     p.add_argument("--train", required=True, dest="train_file", help="training file")
     p.add_argument("--eval", dest="eval_file", help="evaluation file (the best model by it is kept)")

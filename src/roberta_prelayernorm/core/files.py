@@ -59,39 +59,63 @@ def write_json(path: str, data: Any, **dump: Any) -> None:
 
 
 @contextlib.contextmanager
-def staging_folder(folder: str, *, replaces: Callable[[str], bool] = lambda name: False) -> Iterator[str]:
+def staging_folder(folder: str, *, replaces: Callable[[str], bool] = lambda name: False, whole: bool = False,
+                   fsync: bool = False) -> Iterator[str]:
     """Stage the files of ``folder`` in a temporary folder beside it, then move them in at once.
 
-    Yields the staging folder. On success a new ``folder`` appears whole (one rename); an existing one
+    Yields the staging folder. On success a new ``folder`` appears whole (one rename). An existing one
     gets the staged files, and its files for which ``replaces(name)`` is true and that the staging does
-    not hold (stale weight shards of an earlier save) are removed; other files (a tokenizer) stay. On any
-    error ``folder`` is left as it was.
+    not hold (stale weight shards of an earlier save) are removed; other files (a tokenizer) stay. With
+    ``whole`` an existing folder is swapped out entirely instead. ``fsync`` flushes the staged files to
+    disk before the rename. On any error ``folder`` is left as it was and the staging is removed.
 
     Raises:
         CheckpointError: If the folder cannot be written.
     """
     parent = os.path.dirname(os.path.abspath(folder))
+    name = os.path.basename(os.path.abspath(folder))
     try:
         os.makedirs(parent, exist_ok=True)
-        staging = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{os.path.basename(os.path.abspath(folder))}-")
+        staging = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{name}-")
     except OSError as e:
         raise CheckpointError(f"cannot write to {parent}: {e.strerror or e}") from None
     try:
         yield staging
+        if fsync:
+            fsync_tree(staging)
         ordinary_permissions(staging)
         if not os.path.exists(folder):
             os.rename(staging, folder)  # a new folder appears whole, or not at all
             return
+        if whole:
+            old = tempfile.mkdtemp(dir=parent, prefix=f".old-{name}-")
+            os.replace(folder, os.path.join(old, name))
+            os.replace(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
+            return
         staged = set(os.listdir(staging))
         stale = [n for n in os.listdir(folder) if replaces(n) and n not in staged]
-        for name in staged:
-            os.replace(os.path.join(staging, name), os.path.join(folder, name))
-        for name in stale:
-            remove(os.path.join(folder, name))
+        for entry in staged:
+            os.replace(os.path.join(staging, entry), os.path.join(folder, entry))
+        for entry in stale:
+            remove(os.path.join(folder, entry))
     except OSError as e:
         raise CheckpointError(f"could not save to {folder}: {e.strerror or e}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def fsync_tree(folder: str) -> None:
+    """Flush every file under ``folder``, and the folders themselves, to disk."""
+    for dirpath, _, filenames in os.walk(folder):
+        for entry in filenames:
+            with open(os.path.join(dirpath, entry), "rb") as f:
+                os.fsync(f.fileno())
+        fd = os.open(dirpath, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def read_json_object(path: str | os.PathLike, what: str = "config file") -> dict[str, Any]:

@@ -48,6 +48,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
 )}
 ALIASES = {alias: t.name for t in TASKS.values() for alias in t.aliases}
 PIPELINE_TASKS = tuple(name for name, t in TASKS.items() if t.pipeline)
+FINETUNE_TASKS = tuple(f for t in TASKS.values() for f in t.finetune)
 
 
 def class_name(head: str, framework: str = "pt") -> str:

@@ -199,11 +199,10 @@ def generate(
 
 def _check_length(model_config: Any, input_ids: torch.Tensor, new: int) -> None:
     """Prompt + new tokens must fit the position table (absolute) or ``max_position_embeddings`` (relative)."""
+    limit = model_config.max_input_length
     if model_config.position_embedding_type == "absolute":
-        limit = model_config.max_position_embeddings - model_config.pad_token_id - 1
         longest = int((input_ids != model_config.pad_token_id).sum(dim=1).max())
     else:
-        limit = model_config.max_position_embeddings
         longest = input_ids.shape[1]
     if longest + new > limit:
         raise ValueError(f"a prompt of {longest} tokens plus {new} new tokens is longer than the model's "

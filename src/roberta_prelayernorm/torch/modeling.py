@@ -540,7 +540,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         config = self.config
         mask2d = (isinstance(attention_mask, Tensor) and attention_mask.dim() == 2
                   and tuple(attention_mask.shape) == tuple(token_type_ids.shape))
-        if torch.compiler.is_compiling():  # reading values would break the graph: no checks, no packing holes
+        if torch.compiler.is_compiling() or torch.jit.is_tracing():  # a graph cannot read values: no checks
             return Packed(*token_type_ids.shape, config.is_decoder) if try_packing and attention_mask is None else None
         stats: dict[str, Tensor] = {}
         if input_ids is not None:

@@ -28,26 +28,21 @@ import contextlib
 import inspect
 import logging
 import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from ..core import tasks
+from ..core.files import staging_folder
+
 if TYPE_CHECKING:  # torch is imported when exporting: the CLI reads TASKS without it
     import torch
     from torch import nn
 
-# task → (model class, graph outputs: the output fields, in order)
+# task → (model class, graph outputs: the output fields, in order), from the task table
 TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "feature-extraction": ("RobertaPreLayerNormModel", ("last_hidden_state", "pooler_output")),
-    "fill-mask": ("RobertaPreLayerNormForMaskedLM", ("logits",)),
-    "text-generation": ("RobertaPreLayerNormForCausalLM", ("logits",)),
-    "text-classification": ("RobertaPreLayerNormForSequenceClassification", ("logits",)),
-    "multiple-choice": ("RobertaPreLayerNormForMultipleChoice", ("logits",)),
-    "token-classification": ("RobertaPreLayerNormForTokenClassification", ("logits",)),
-    "question-answering": ("RobertaPreLayerNormForQuestionAnswering", ("start_logits", "end_logits")),
+    name: (tasks.class_name(t.head), t.onnx_outputs) for name, t in tasks.TASKS.items()
 }
 # below 17 ONNX has no LayerNormalization (the version converter fails and the exporter silently keeps
 # 18); from 23 the exporter emits ONNX Attention, whose padding mask onnxruntime (1.32) does not broadcast
@@ -170,21 +165,10 @@ def export_onnx(
     if written != opset:
         raise RuntimeError(f"asked for opset {opset}, but the exporter wrote opset {written}")
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
-        staged = staging / output.name
+    with staging_folder(str(output.parent)) as staging:  # the .onnx (and a .data beside it) appear at once
+        staged = os.path.join(staging, output.name)
         program.save(staged)  # weights inline below 2 GB, else in <name>.data beside it
-        onnx.checker.check_model(str(staged))
-        from ..core.files import ordinary_permissions
-
-        ordinary_permissions(str(staging))
-        for extra in staging.iterdir():
-            if extra != staged:
-                os.replace(extra, output.parent / extra.name)
-        os.replace(staged, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        onnx.checker.check_model(staged)
     return OnnxExport(output, task, opset, input_names, output_names)
 
 
@@ -244,7 +228,7 @@ def _example_inputs(model: nn.Module, *, multiple_choice: bool) -> tuple[tuple[t
     pad = config.pad_token_id if config.pad_token_id is not None else 0
     length = 8
     if config.position_embedding_type == "absolute":
-        length = max(3, min(length, config.max_position_embeddings - pad - 1))
+        length = max(3, min(length, config.max_input_length))
     shape = (2, 3, length) if multiple_choice else (2, length)
     rows = shape[0] * (shape[1] if multiple_choice else 1)
     ids = torch.arange(rows * length, dtype=torch.long, device=device).remainder(config.vocab_size)

@@ -137,7 +137,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
 
     model_class = getattr(modeling, task.model_class)
     model = model_class.from_pretrained(config.model, **task.model_kwargs()).to(device).train()
-    limit = model.config.max_position_embeddings - model.config.pad_token_id - 1
+    limit = model.config.max_input_length
     if config.max_length > limit:
         raise ValueError(f"max_length {config.max_length} is longer than the model's {limit} positions")
 

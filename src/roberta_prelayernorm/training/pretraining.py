@@ -355,7 +355,7 @@ class _Run:
                 layer_norm_eps=1e-5, pad_token_id=special.pad, bos_token_id=special.bos,
                 eos_token_id=special.eos,
             ))
-        limit = model.config.max_position_embeddings - model.config.pad_token_id - 1
+        limit = model.config.max_input_length
         if cfg.block_size > limit:
             raise ValueError(f"block_size {cfg.block_size} is longer than the model's {limit} positions")
         if model.config.pad_token_id != special.pad:
@@ -558,7 +558,7 @@ class _Run:
     def write_model(self, model: nn.Module, tokenizer, folder: str) -> None:
         model.save_pretrained(folder)
         config = model.config
-        save_tokenizer(tokenizer, folder, model_max_length=config.max_position_embeddings - config.pad_token_id - 1)
+        save_tokenizer(tokenizer, folder, model_max_length=config.max_input_length)
 
 
 # ---------------------------------------------------------------------------------------- helpers

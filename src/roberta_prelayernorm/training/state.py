@@ -20,13 +20,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from typing import Any, Callable
 
 import torch
 
 from ..core.errors import CheckpointError
-from ..core.files import atomic_write_text, ordinary_permissions
+from ..core.files import atomic_write_text, staging_folder
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
@@ -63,27 +62,13 @@ def save_checkpoint(root: str, step: int, write_files: Callable[[str], None], tr
     """
     final = os.path.join(root, step_name(step))
     try:
-        os.makedirs(root, exist_ok=True)
-        staging = tempfile.mkdtemp(dir=root, prefix=f".tmp-{step_name(step)}-")
-    except OSError as e:
-        raise CheckpointError(f"cannot write checkpoints to {root}: {e.strerror or e}") from None
-    try:
-        write_files(staging)
-        torch.save(trainer_state, os.path.join(staging, TRAINER_STATE))
-        with open(os.path.join(staging, TRAINING_CONFIG), "w", encoding="utf-8") as f:
-            json.dump(training_config, f, indent=2, sort_keys=True)
-        _fsync_folder(staging)
-        ordinary_permissions(staging)
-        if os.path.exists(final):  # the same step written again (a resumed run): swap it out
-            old = tempfile.mkdtemp(dir=root, prefix=f".old-{step_name(step)}-")
-            os.replace(final, os.path.join(old, "x"))
-            os.replace(staging, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, final)
+        with staging_folder(final, whole=True, fsync=True) as staging:  # a step written again is swapped out
+            write_files(staging)
+            torch.save(trainer_state, os.path.join(staging, TRAINER_STATE))
+            with open(os.path.join(staging, TRAINING_CONFIG), "w", encoding="utf-8") as f:
+                json.dump(training_config, f, indent=2, sort_keys=True)
         atomic_write_text(os.path.join(root, LATEST), step_name(step) + "\n")
     except (OSError, RuntimeError) as e:  # torch.save reports a full disk as RuntimeError
-        shutil.rmtree(staging, ignore_errors=True)
         last = latest_checkpoint(root)
         kept = f"the last good checkpoint, {last}, is intact" if last else "no earlier checkpoint exists"
         reason = getattr(e, "strerror", None) or str(e)
@@ -174,14 +159,3 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[s
 
 def _normalise(value: Any) -> Any:
     return json.loads(json.dumps(value))
-
-
-def _fsync_folder(folder: str) -> None:
-    """Flush every file of a folder to disk before the rename makes it visible."""
-    for dirpath, _, files in os.walk(folder):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tokenizers import Encoding, Tokenizer
 
+from ..core.tasks import class_name, for_finetune
 from . import metrics as M
 
 
@@ -105,7 +106,7 @@ class Task:
     """What a fine-tuning task is made of; subclasses fill it in."""
 
     name = ""
-    model_class = ""  # name in roberta_prelayernorm.torch.modeling
+    model_class = ""  # name in roberta_prelayernorm.torch.modeling, from the task table
     main_metric = ""
 
     def __init__(self, *, max_length: int = 256, **options: Any) -> None:
@@ -157,7 +158,7 @@ class SequenceClassification(Task):
     """One label (or one number, for regression) per text or text pair."""
 
     name = "classification"
-    model_class = "RobertaPreLayerNormForSequenceClassification"
+    model_class = class_name(for_finetune("classification").head)
     main_metric = "accuracy"
     TEXT = ("text", "sentence", "sentence1", "text1", "question1", "premise")
     PAIR = ("text_pair", "sentence2", "text2", "question2", "hypothesis")
@@ -257,7 +258,7 @@ class TokenClassification(Task):
     """A tag per word; the first sub-token of each word carries it (the others are ignored)."""
 
     name = "token-classification"
-    model_class = "RobertaPreLayerNormForTokenClassification"
+    model_class = class_name(for_finetune("token-classification").head)
     main_metric = "f1"
 
     def __init__(self, **options: Any) -> None:
@@ -332,7 +333,7 @@ class QuestionAnswering(Task):
     """
 
     name = "question-answering"
-    model_class = "RobertaPreLayerNormForQuestionAnswering"
+    model_class = class_name(for_finetune("question-answering").head)
     main_metric = "f1"
 
     def __init__(self, *, doc_stride: int = 64, max_answer_length: int = 30, **options: Any) -> None:
@@ -432,7 +433,7 @@ class MultipleChoice(Task):
     """Pick one of several endings: each choice is the pair (context, question + ending)."""
 
     name = "multiple-choice"
-    model_class = "RobertaPreLayerNormForMultipleChoice"
+    model_class = class_name(for_finetune("multiple-choice").head)
     main_metric = "accuracy"
 
     def read(self, path: str):
