@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "pretrain": "pretrain",
     "finetune": "finetune",
     "export-onnx": "export_onnx",
+    "convert": "convert",
 }
 
 
