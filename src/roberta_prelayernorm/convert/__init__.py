@@ -358,17 +358,20 @@ def _write_tokenizer(loaded: _Loaded, staging: str, hub: HubOptions, notes: list
         return True
     if loaded.tokenizer_source is None:
         return False
-    from ..tokenizer.files import resolve_files
+    from ..core.hub import resolve_file
+    from ..tokenizer.files import TOKENIZER_FILE, TOKENIZER_FILES, VOCAB_FILE
 
     try:
-        files = resolve_files(loaded.tokenizer_source, hub)
-    except OSError:
+        found = {name: resolve_file(loaded.tokenizer_source, name, hub, required=False) for name in TOKENIZER_FILES}
+    except CheckpointError as e:
+        notes.append(f"no tokenizer written: {e}")
+        return False
+    if found[TOKENIZER_FILE] is None and found[VOCAB_FILE] is None:
         notes.append(f"no tokenizer written: {loaded.tokenizer_source} has none")
         return False
-    for name, path in files.items():
+    for name, path in found.items():  # copied as they are
         if path is not None:
             shutil.copyfile(path, os.path.join(staging, name))
     return True
-
 
 __all__ = ["DTYPES", "FORMATS", "KINDS", "ConversionReport", "convert", "detect_kind"]

@@ -29,7 +29,7 @@ def read_config(source: str, hub: HubOptions) -> dict[str, Any]:
 
 def read_ours(source: str, hub: HubOptions) -> tuple[RobertaPreLayerNormConfig, dict[str, Any], str]:
     """``(config, state, weights format)`` of one of our folders (or hub repos), in any framework."""
-    config = RobertaPreLayerNormConfig.from_pretrained(source, **hub.as_kwargs())
+    config = RobertaPreLayerNormConfig.from_pretrained(source, **{k: v for k, v in hub.as_kwargs().items() if v is not None})
     fmt, files = resolve_weights(source, hub, formats=("pt", "tf", "flax"))
     if fmt == "pt":
         from ..torch.checkpoint import read_weights
