@@ -128,7 +128,8 @@ def princeton_variant(folder: Path, checkpoint: dict[str, Any], seed: int = 0) -
     config = {
         "architectures": ["RobertaForMaskedLM"], "model_type": "roberta", "attention_probs_dropout_prob": 0.1,
         "bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-        "hidden_size": hidden, "initializer_range": 0.02, "intermediate_size": weights[f"{E}.layers.0.fc1.weight"].shape[0],
+        "hidden_size": hidden, "initializer_range": 0.02,
+        "intermediate_size": weights[f"{E}.layers.0.fc1.weight"].shape[0],
         "layer_norm_eps": 1e-05, "max_position_embeddings": options.max_positions + 2,
         "num_attention_heads": options.encoder_attention_heads, "num_hidden_layers": len(layers(weights)),
         "type_vocab_size": 1, "vocab_size": weights[f"{E}.embed_tokens.weight"].shape[0],

@@ -92,6 +92,14 @@ def test_no_embedding_layer_norm(capsys: pytest.CaptureFixture, tmp_path: Path) 
     assert_refused(capsys, path, tmp_path / "out", "no embedding LayerNorm", "layernorm_embedding")
 
 
+def test_unknown_weights(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """Weights the model family does not have (an adapter, say) are refused, not silently dropped."""
+    checkpoint = load_fixture()
+    checkpoint["model"] = {**checkpoint["model"], f"{E}.layers.0.adapter.weight": torch.ones(4, 32)}
+    path = save_variant(tmp_path / "src", checkpoint)
+    assert_refused(capsys, path, tmp_path / "out", "does not have", "layers.0.adapter.weight")
+
+
 def test_dict_size_mismatch(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     lines = (FIXTURE / "dict.txt").read_text().splitlines()[:-2]
     path = save_variant(tmp_path / "src", load_fixture(), lines)
@@ -188,3 +196,22 @@ def test_missing_family(capsys: pytest.CaptureFixture, tmp_path: Path, fmt: str,
         pytest.skip(f"the {family} family is installed")
     assert_refused(capsys, FIXTURE / "model.pt", tmp_path / "out", f"the {family} family needs the `{fmt}` extra",
                    extra=("--to", f"pt,{fmt}"))
+
+
+def test_hub_id_from_the_cache(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """A princeton-nlp hub id converts from a prepared cache (offline); one missing from it is one error line."""
+    from fairseq_helpers import princeton_variant
+
+    commit = "0123abc"
+    repo = tmp_path / "cache" / "models--princeton-nlp--efficient_mlm_tiny"
+    princeton_variant(repo / "snapshots" / commit, load_fixture())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    code, stdout, stderr = rpln(capsys, "convert", "princeton-nlp/efficient_mlm_tiny", "--output", tmp_path / "out",
+                                "--cache-dir", tmp_path / "cache")
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert (report["kind"], report["tokenizer"]) == ("princeton-nlp", False)
+    assert "no tokenizer written" in stderr and "attention.self.LayerNorm" in stderr
+    assert_refused(capsys, "princeton-nlp/not_there", tmp_path / "out2", "princeton-nlp/not_there", "cache",
+                   extra=("--cache-dir", tmp_path / "cache"))

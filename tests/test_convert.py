@@ -127,7 +127,8 @@ def test_deepspeed_layout_gives_the_same_model(converted: Path, tmp_path: Path) 
     report = convert(path, tmp_path / "out")
     assert report.weights == "deepspeed"
     assert_identical(weights(tmp_path / "out"), weights(converted))
-    assert json.loads((tmp_path / "out" / "config.json").read_text()) == json.loads((converted / "config.json").read_text())
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config == json.loads((converted / "config.json").read_text())
 
 
 def test_princeton_layout_gives_the_same_model(converted: Path, tmp_path: Path) -> None:
@@ -146,6 +147,25 @@ def test_princeton_layout_gives_the_same_model(converted: Path, tmp_path: Path) 
         assert (tmp_path / "out" / name).read_bytes() == (source / name).read_bytes()
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["model_type"] == "roberta-prelayernorm" and config["transformers_version"] == "4.11.3"
+
+
+def test_older_args_checkpoint(converted: Path, tmp_path: Path) -> None:
+    """Checkpoints of fairseq < 0.10 keep the options in ``args`` (a Namespace) and have no ``cfg``."""
+    checkpoint = load_fixture()
+    checkpoint["args"], checkpoint["cfg"] = checkpoint["cfg"]["model"], None
+    convert(save_variant(tmp_path / "args", checkpoint), tmp_path / "out")
+    assert_identical(weights(tmp_path / "out"), weights(converted))
+
+
+def test_classification_heads_are_dropped_and_reported(converted: Path, tmp_path: Path) -> None:
+    checkpoint = load_fixture()
+    head = "encoder.classification_heads.mnli"
+    extra = {f"{head}.dense.weight": torch.ones(32, 32), f"{head}.dense.bias": torch.ones(32),
+             f"{head}.out_proj.weight": torch.ones(3, 32), f"{head}.out_proj.bias": torch.ones(3)}
+    checkpoint["model"] = {**checkpoint["model"], **extra}
+    report = convert(save_variant(tmp_path / "heads", checkpoint), tmp_path / "out")
+    assert set(extra) <= set(report.dropped) and any("mnli" in note for note in report.notes)
+    assert_identical(weights(tmp_path / "out"), weights(converted))
 
 
 def tokenizer_folder(tmp_path: Path) -> Path:
@@ -189,7 +209,8 @@ def test_tokenizer_ids_follow_dict_txt(tmp_path: Path) -> None:
     mask = len(lines) + 4
     assert tokenizer.mask_token_id == mask
     assert [tokenizer(t)["input_ids"].count(mask) for t in ("<mask> first", "Hello <mask>!")] == [1, 1]
-    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2, 3)
+    specials = (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id)
+    assert specials == (0, 1, 2, 3)
     assert tokenizer.model_max_length == load_fixture()["cfg"]["model"].max_positions
     # the model and the tokenizer go together
     model = RobertaPreLayerNormForMaskedLM.from_pretrained(tmp_path / "out")

@@ -55,6 +55,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     fairseq.add_argument("--bpe-vocab", metavar="ENCODER_JSON", help="fairseq's GPT-2 BPE encoder.json")
     fairseq.add_argument("--bpe-merges", metavar="VOCAB_BPE", help="fairseq's GPT-2 BPE vocab.bpe")
     p.add_argument("--overwrite", action="store_true", help="replace the model in an output folder that holds one")
+    hub = p.add_argument_group("hub sources")
+    hub.add_argument("--revision", help="branch, tag or commit of a hub id")
+    hub.add_argument("--cache-dir", metavar="FOLDER", help="hub cache folder (default: the huggingface_hub cache)")
+    hub.add_argument("--token", help="hub token for private repos (default: the saved login)")
     return p
 
 
@@ -62,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
     if (args.bpe_vocab is None) != (args.bpe_merges is None):
         raise CLIError("--bpe-vocab and --bpe-merges go together (encoder.json and vocab.bpe)")
     from ..convert import convert
+    from ..core.hub import HubOptions
 
+    hub = HubOptions(cache_dir=args.cache_dir, revision=args.revision, token=args.token)
     try:
         report = convert(args.source, args.output, source_kind=args.kind, to=args.to, dtype=args.dtype,
                          max_shard_size=args.max_shard_size, dict_path=args.dict_path, bpe_vocab=args.bpe_vocab,
-                         bpe_merges=args.bpe_merges, overwrite=args.overwrite)
+                         bpe_merges=args.bpe_merges, overwrite=args.overwrite, hub=hub)
     except ImportError as e:
         raise CLIError(str(e)) from None
     for note in report.notes:

@@ -189,6 +189,9 @@ def require_format(fmt: str) -> None:
             spec = None
         if spec is None:
             raise ImportError(missing_family(fmt))
+        for package in {"tf": ("tensorflow", "keras"), "flax": ("jax", "flax")}[fmt]:
+            if find_spec(package) is None:
+                raise ImportError(missing_family(fmt, package))
     elif fmt == "onnx":
         for package in ("onnx", "onnxscript"):
             if find_spec(package) is None:
@@ -235,8 +238,8 @@ def fairseq_file(source: str) -> str:
         return source
     found = fairseq_candidates(source)
     if not found:
-        raise CheckpointError(f"{source} holds no fairseq checkpoint (model.pt, checkpoint_best.pt, checkpoint_last.pt, "
-                              "checkpointN.pt)")
+        raise CheckpointError(f"{source} holds no fairseq checkpoint (model.pt, checkpoint_best.pt, "
+                              "checkpoint_last.pt, checkpointN.pt)")
     if found[0] in FAIRSEQ_NAMES:
         return os.path.join(source, found[0])
     if len(found) > 1:
@@ -319,7 +322,8 @@ def build_model(config: RobertaPreLayerNormConfig, head: str, state: dict[str, A
         raise CheckpointError(f"{source} lacks weights of {cls.__name__}: {', '.join(info.missing_keys[:5])}{more}; "
                               "the converted model would hold random values there")
     if info.unexpected_keys:
-        raise CheckpointError(f"{source} has weights that {cls.__name__} does not: {', '.join(info.unexpected_keys[:5])}")
+        raise CheckpointError(f"{source} has weights that {cls.__name__} does not: "
+                              f"{', '.join(info.unexpected_keys[:5])}")
     model.config.architectures = [cls.__name__]  # as save_pretrained writes them
     model.config.torch_dtype = str(target).removeprefix("torch.")
     if "dtype" in vars(model.config):

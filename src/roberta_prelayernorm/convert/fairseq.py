@@ -255,7 +255,8 @@ def _tie(path: str, result: FairseqModel) -> None:
     embedding = state[f"{B}.embeddings.word_embeddings.weight"]
     if not result.config.tie_word_embeddings:
         if decoder is None:
-            raise CheckpointError(f"{path} unties the LM head (untie_weights_roberta) but has no encoder.lm_head.weight")
+            raise CheckpointError(f"{path} unties the LM head (untie_weights_roberta) but has no "
+                                  "encoder.lm_head.weight")
         state["lm_head.decoder.weight"] = decoder
     elif decoder is not None and not torch.equal(decoder, embedding):
         raise CheckpointError(f"{path}: encoder.lm_head.weight differs from the token embedding although the "

@@ -8,7 +8,6 @@ of their family in ``core.layouts`` (``tf``, ``flax``), which those families' pa
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 from ..core.config import RobertaPreLayerNormConfig
@@ -29,7 +28,8 @@ def read_config(source: str, hub: HubOptions) -> dict[str, Any]:
 
 def read_ours(source: str, hub: HubOptions) -> tuple[RobertaPreLayerNormConfig, dict[str, Any], str]:
     """``(config, state, weights format)`` of one of our folders (or hub repos), in any framework."""
-    config = RobertaPreLayerNormConfig.from_pretrained(source, **{k: v for k, v in hub.as_kwargs().items() if v is not None})
+    options = {k: v for k, v in hub.as_kwargs().items() if v is not None}
+    config = RobertaPreLayerNormConfig.from_pretrained(source, **options)
     fmt, files = resolve_weights(source, hub, formats=("pt", "tf", "flax"))
     if fmt == "pt":
         from ..torch.checkpoint import read_weights
@@ -121,7 +121,8 @@ def read_h5(files: list[str]) -> dict[str, Any]:
                         name = name.decode() if isinstance(name, bytes) else name
                         arrays[name.split("/", 1)[1] if "/" in name else name] = group[name][()]
         except (OSError, KeyError) as e:
-            raise CheckpointError(f"could not read {path}: it is truncated, corrupt or not Keras HDF5 weights ({e})") from None
+            raise CheckpointError(f"could not read {path}: it is truncated, corrupt or not Keras HDF5 weights "
+                                  f"({e})") from None
     return arrays
 
 
@@ -172,7 +173,3 @@ def save_family(fmt: str, head: str, pt_folder: str, output: str) -> None:
     cls = load_family(fmt, head)
     model = cls.from_pretrained(pt_folder, from_pt=True)
     model.save_pretrained(output)
-
-
-def source_files(folder: str) -> list[str]:
-    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
