@@ -294,6 +294,42 @@ def test_family_output_matches_fairseq(fmt: str, tmp_path: Path) -> None:
     assert np.abs(logits[real] - ref["logits"][real]).max() <= ATOL
 
 
+def test_family_write_path_with_a_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The plumbing of ``to="tf"`` before the family exists: a stand-in class is given a PyTorch folder
+    (from_pt=True), its file is kept, config.json is ours, and no temporary folder stays behind."""
+    import os
+    import sys
+    import types
+
+    import roberta_prelayernorm.convert as convert_module
+
+    given = []
+
+    class StandIn:
+        @classmethod
+        def from_pretrained(cls, folder: str, from_pt: bool = False) -> StandIn:
+            given.append((sorted(os.listdir(folder)), from_pt, load_file(Path(folder) / "model.safetensors")))
+            return cls()
+
+        def save_pretrained(self, folder: str) -> None:
+            (Path(folder) / "tf_model.h5").write_bytes(b"stand-in")
+            (Path(folder) / "config.json").write_text('{"architectures": ["TFRobertaPreLayerNormForMaskedLM"]}')
+
+    module = types.ModuleType("roberta_prelayernorm.tf")
+    module.TFRobertaPreLayerNormForMaskedLM = StandIn
+    monkeypatch.setitem(sys.modules, "roberta_prelayernorm.tf", module)
+    monkeypatch.setattr(convert_module, "require_format", lambda fmt: None)
+    report = convert(FIXTURE / "model.pt", tmp_path / "out", to="tf")
+    assert report.files == ["config.json", "tf_model.h5"]
+    (files, from_pt, state), = given
+    assert files == ["config.json", "model.safetensors"] and from_pt
+    plain = tmp_path / "plain"
+    convert(FIXTURE / "model.pt", plain)
+    assert_identical(state, weights(plain))
+    assert (tmp_path / "out" / "config.json").read_bytes() == (plain / "config.json").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["out", "plain"]
+
+
 def test_round_trip_pt_tf_flax_pt(converted: Path, tmp_path: Path) -> None:
     """PyTorch → TensorFlow → Flax → PyTorch gives the same tensors."""
     family("tf")
