@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "pretrain": "pretrain",
     "finetune": "finetune",
     "export-onnx": "export_onnx",
+    "convert": "convert",
 }
 
 
