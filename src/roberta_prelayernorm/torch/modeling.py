@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..core.config import RobertaPreLayerNormConfig
+from . import kernels
 from .generation import GenerationMixin
 from ..core.outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
@@ -194,7 +195,7 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
 
     def packed_attention(self, rows: Tensor, layout: Packed, dropout_p: float) -> Tensor:
         """Self-attention on packed rows (T, H) → context (T, H); see :class:`Packed`."""
-        query, key, value = self.query(rows), self.key(rows), self.value(rows)  # (T, H), or (B, L, H)
+        query, key, value = (kernels.linear(m, rows) for m in (self.query, self.key, self.value))  # (T, H) or (B, L, H)
         if layout.lengths is not None and not torch.compiler.is_compiling():
             contexts = []
             for q, k, v in zip(*(t.split(layout.lengths) for t in (query, key, value))):  # one sequence: (n, H)
@@ -227,8 +228,11 @@ class RobertaPreLayerNormSelfOutput(nn.Module):
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, context: Tensor) -> Tensor:
-        return self.dropout(self.dense(context))
+    def forward(self, context: Tensor, residual: Tensor) -> Tensor:
+        """``residual + dropout(dense(context))``; without dropout the add is fused into the product."""
+        if self.training and self.dropout.p > 0:
+            return residual + self.dropout(self.dense(context))
+        return kernels.linear(self.dense, context, residual=residual)
 
 
 class RobertaPreLayerNormAttention(nn.Module):
@@ -244,7 +248,7 @@ class RobertaPreLayerNormAttention(nn.Module):
         self, hidden_states: Tensor, layout: Layout, *args: Any, **kwargs: Any
     ) -> tuple[Tensor, Tensor | None, LayerCache | None]:
         context, probs, present = self.self(self.LayerNorm(hidden_states), layout, *args, **kwargs)
-        return hidden_states + self.output(context), probs, present
+        return self.output(context, hidden_states), probs, present
 
 
 class RobertaPreLayerNormIntermediate(nn.Module):
@@ -255,9 +259,12 @@ class RobertaPreLayerNormIntermediate(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
         self.act = activation(config.hidden_act)
+        self.act_name = config.hidden_act if config.hidden_act in kernels.ACTIVATIONS else None
 
     def forward(self, hidden_states: Tensor) -> Tensor:
-        return self.act(self.dense(self.LayerNorm(hidden_states)))
+        if self.act_name is None:  # a callable activation: not fused
+            return self.act(self.dense(self.LayerNorm(hidden_states)))
+        return kernels.linear(self.dense, self.LayerNorm(hidden_states), act=self.act_name)
 
 
 class RobertaPreLayerNormOutput(nn.Module):
@@ -267,7 +274,10 @@ class RobertaPreLayerNormOutput(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, intermediate: Tensor, residual: Tensor) -> Tensor:
-        return residual + self.dropout(self.dense(intermediate))
+        """``residual + dropout(dense(intermediate))``; without dropout the add is fused into the product."""
+        if self.training and self.dropout.p > 0:
+            return residual + self.dropout(self.dense(intermediate))
+        return kernels.linear(self.dense, intermediate, residual=residual)
 
 
 class RobertaPreLayerNormLayer(nn.Module):
@@ -713,7 +723,7 @@ class RobertaPreLayerNormLMHead(nn.Module):
         self.decoder.bias = self.bias
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.decoder(self.layer_norm(F.gelu(self.dense(features))))
+        return self.decoder(self.layer_norm(kernels.linear(self.dense, features, act="gelu")))
 
 
 class RobertaPreLayerNormClassificationHead(nn.Module):

@@ -1,0 +1,97 @@
+"""CPU matrix products with prepacked weights: oneDNN's layout for this CPU, bias and activation (or
+bias and residual) fused into the product.
+
+``linear(module, x, act=..., residual=...)`` computes ``act(x @ W.T + b)`` or ``residual + x @ W.T + b``.
+On a CPU whose torch has oneDNN (x86-64, and ARM builds with it), in inference (no autograd) and in
+float32 or bfloat16, the weight is packed once into oneDNN's blocked layout for this CPU and kept beside
+the parameter (one extra copy of each packed weight: the cost is stated in the README); anywhere else
+it is the plain ``module(x)``. The pack is stamped with the weight's storage and version counter, so
+loading, an optimizer step, ``.to()`` or any in-place change repacks before the next product: a packed
+product never runs stale weights. Under ``torch.compile`` and tracing the plain path runs (inductor
+packs weights itself).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Tensor = torch.Tensor
+
+# activation name → (oneDNN post-op, its algorithm, the eager function)
+ACTIVATIONS: dict[str, tuple[str, str, Callable[[Tensor], Tensor]]] = {
+    "gelu": ("gelu", "none", F.gelu),
+    "gelu_new": ("gelu", "tanh", lambda x: F.gelu(x, approximate="tanh")),
+    "gelu_pytorch_tanh": ("gelu", "tanh", lambda x: F.gelu(x, approximate="tanh")),
+    "relu": ("relu", "", F.relu),
+    "silu": ("swish", "", F.silu),
+    "swish": ("swish", "", F.silu),
+}
+PACKABLE = (torch.float32, torch.bfloat16)
+_ENABLED = torch.backends.mkldnn.is_available()
+
+
+class Pack:
+    """A module's packed weight and the stamp of the weight it was packed from. Copies and pickles of
+    a model carry an empty one (oneDNN's opaque tensors cannot be copied; the pack is rebuilt)."""
+
+    def __init__(self) -> None:
+        self.stamp: tuple | None = None
+        self.weight: Tensor | None = None
+        self.unsupported = False
+
+    def __deepcopy__(self, memo: dict) -> Pack:
+        return Pack()
+
+    def __reduce__(self) -> tuple:
+        return (Pack, ())
+
+
+def packed_weight(module: nn.Module, x: Tensor) -> Tensor | None:
+    """The oneDNN-packed weight of ``module`` for input ``x``, or None where the plain product must run."""
+    if not _ENABLED or type(module) is not nn.Linear or x.device.type != "cpu":
+        return None
+    weight = module.weight
+    if x.dtype != weight.dtype or weight.dtype not in PACKABLE or module.bias is None:
+        return None
+    if torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad):
+        return None
+    if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
+        return None
+    pack = module.__dict__.get("_packed")
+    if pack is None:
+        pack = module.__dict__["_packed"] = Pack()
+    if pack.unsupported:
+        return None
+    stamp = (weight.data_ptr(), weight._version, weight.dtype)
+    if pack.stamp != stamp:
+        try:
+            pack.weight = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), max(x.numel() // x.shape[-1], 1))
+        except RuntimeError:  # this CPU or build has no such kernel: never try again for this module
+            pack.unsupported = True
+            return None
+        pack.stamp = stamp
+    return pack.weight
+
+
+def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Tensor | None = None) -> Tensor:
+    """``act(module(x))`` or ``residual + module(x)`` (not both), packed where it can be."""
+    packed = packed_weight(module, x)
+    if packed is None or (residual is not None and (residual.dtype != x.dtype or not residual.is_contiguous())):
+        y = module(x)
+        if act is not None:
+            y = ACTIVATIONS[act][2](y)
+        return y if residual is None else residual + y
+    if residual is not None:
+        return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, packed, module.bias, "add")
+    attr, algorithm, _ = ACTIVATIONS[act] if act is not None else ("none", "", None)
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), packed, module.bias, attr, [], algorithm)
+
+
+def release(model: nn.Module) -> None:
+    """Drop every packed weight of ``model`` (they are rebuilt on the next product)."""
+    for module in model.modules():
+        module.__dict__.pop("_packed", None)

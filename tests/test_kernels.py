@@ -1,0 +1,88 @@
+"""Prepacked CPU products (``torch/kernels.py``): the same numbers as the plain modules, never stale."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import roberta_prelayernorm as rp
+from model_helpers import batch, perturb, tiny
+from roberta_prelayernorm.torch import kernels
+
+pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(),
+                                reason="this torch build has no oneDNN: the plain products run")
+ATOL = 1e-5
+
+
+@pytest.mark.parametrize("act", [None, *kernels.ACTIVATIONS])
+def test_packed_product_equals_the_plain_one(act: str | None) -> None:
+    torch.manual_seed(0)
+    module, x = torch.nn.Linear(16, 24), torch.randn(2, 5, 16)
+    with torch.no_grad():
+        got = kernels.linear(module, x, act=act)
+        expected = module(x) if act is None else kernels.ACTIVATIONS[act][2](module(x))
+    assert module.__dict__["_packed"].weight is not None  # the packed kernel ran
+    torch.testing.assert_close(got, expected, atol=ATOL, rtol=0)
+
+
+def test_packed_residual_add() -> None:
+    torch.manual_seed(0)
+    module, x, residual = torch.nn.Linear(16, 8), torch.randn(7, 16), torch.randn(7, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(kernels.linear(module, x, residual=residual), residual + module(x),
+                                   atol=ATOL, rtol=0)
+
+
+def test_changed_weights_are_repacked() -> None:
+    torch.manual_seed(0)
+    module, x = torch.nn.Linear(16, 8), torch.randn(3, 16)
+    with torch.no_grad():
+        kernels.linear(module, x)
+        module.weight.mul_(2.0)  # in place: the version counter moves
+        torch.testing.assert_close(kernels.linear(module, x), F.linear(x, module.weight, module.bias),
+                                   atol=ATOL, rtol=0)
+        module.load_state_dict({"weight": torch.randn(8, 16), "bias": torch.zeros(8)})
+        torch.testing.assert_close(kernels.linear(module, x), F.linear(x, module.weight, module.bias),
+                                   atol=ATOL, rtol=0)
+        module.weight = torch.nn.Parameter(torch.randn(8, 16))  # a new tensor: a new storage
+        torch.testing.assert_close(kernels.linear(module, x), F.linear(x, module.weight, module.bias),
+                                   atol=ATOL, rtol=0)
+
+
+def test_a_model_trained_after_packing_runs_its_new_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormForMaskedLM(rp.RobertaPreLayerNormConfig(**tiny()))).eval()
+    ids, mask = batch(3, 9)
+    with torch.no_grad():
+        before = model(ids, mask).logits  # packs every encoder product
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.train()
+    model(ids, mask, labels=ids).loss.backward()
+    optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        packed = model(ids, mask).logits
+        monkeypatch.setattr(kernels, "_ENABLED", False)  # the plain products, on the same weights
+        plain = model(ids, mask).logits
+    real = mask.bool()
+    assert (packed[real] - before[real]).abs().max() > 1e-2  # the step changed the outputs
+    torch.testing.assert_close(packed[real], plain[real], atol=ATOL, rtol=0)
+
+
+def test_packed_models_copy_and_pickle() -> None:
+    model = rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny())).eval()
+    ids, mask = batch(3, 9)
+    with torch.no_grad():
+        expected = model(ids, mask).last_hidden_state
+        for other in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            torch.testing.assert_close(other(ids, mask).last_hidden_state, expected, atol=0, rtol=0)
+
+
+def test_autograd_takes_the_plain_product() -> None:
+    module, x = torch.nn.Linear(16, 8), torch.randn(3, 16, requires_grad=True)
+    kernels.linear(module, x).sum().backward()
+    assert x.grad is not None and "_packed" not in module.__dict__
