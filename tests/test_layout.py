@@ -136,3 +136,25 @@ def test_task_table_names_every_class_and_pipeline() -> None:
     assert tasks.get("ner").name == "token-classification"
     with pytest.raises(KeyError, match="unknown task"):
         tasks.get("summarization")
+
+
+def test_hub_options_never_reach_the_config(tmp_path: Path) -> None:
+    """Unset hub options (None) are taken out of the config's keyword arguments, not saved as keys."""
+    from roberta_prelayernorm import RobertaPreLayerNormConfig, RobertaPreLayerNormModel
+    from model_helpers import tiny
+
+    RobertaPreLayerNormModel(RobertaPreLayerNormConfig(**tiny())).save_pretrained(tmp_path)
+    model = RobertaPreLayerNormModel.from_pretrained(tmp_path, cache_dir=None, revision=None, token=None)
+    for key in ("cache_dir", "revision", "token", "local_files_only", "subfolder", "force_download"):
+        assert key not in model.config.to_dict()
+
+
+def test_a_pytorch_save_keeps_other_formats(tmp_path: Path) -> None:
+    from roberta_prelayernorm import RobertaPreLayerNormConfig, RobertaPreLayerNormModel
+    from model_helpers import tiny
+
+    for name in ("tf_model.h5", "flax_model.msgpack", "tokenizer.json", "pytorch_model.bin"):
+        (tmp_path / name).write_bytes(b"x")
+    RobertaPreLayerNormModel(RobertaPreLayerNormConfig(**tiny())).save_pretrained(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "flax_model.msgpack", "model.safetensors",
+                                            "tf_model.h5", "tokenizer.json"]  # the stale .bin is gone

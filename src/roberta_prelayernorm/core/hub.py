@@ -32,7 +32,8 @@ class HubOptions:
     def pop_from(cls, kwargs: dict[str, Any]) -> HubOptions:
         """The options among ``kwargs``, removed from it."""
         names = cls.__dataclass_fields__
-        return cls(**{k: kwargs.pop(k) for k in list(kwargs) if k in names and kwargs[k] is not None})
+        given = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        return cls(**{k: v for k, v in given.items() if v is not None})
 
     def as_kwargs(self) -> dict[str, Any]:
         return asdict(self)

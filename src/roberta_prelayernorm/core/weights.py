@@ -39,9 +39,16 @@ SHARD_NAME = re.compile(r"(model|pytorch_model|tf_model|flax_model)-\d+-of-\d+\.
 IGNORED_UNEXPECTED = (re.compile(r"(^|\.)embeddings\.position_ids$"),)
 
 
-def is_weights_file(name: str) -> bool:
-    """A file name that a save of any format writes (a single file, an index or a shard)."""
-    return any(name in names for names in WEIGHTS_FILES.values()) or bool(SHARD_NAME.fullmatch(name))
+SHARD_PREFIXES = {"pt": ("model", "pytorch_model"), "tf": ("tf_model",), "flax": ("flax_model",)}
+
+
+def is_weights_file(name: str, fmt: str | None = None) -> bool:
+    """A file name that a save writes (a single file, an index or a shard), of format ``fmt`` or of any."""
+    formats = [fmt] if fmt is not None else list(WEIGHTS_FILES)
+    if any(name in WEIGHTS_FILES[f] for f in formats):
+        return True
+    match = SHARD_NAME.fullmatch(name)
+    return bool(match) and any(match.group(1) in SHARD_PREFIXES[f] for f in formats)
 
 
 def resolve_weights(path_or_repo: str | os.PathLike, hub: HubOptions | None = None,

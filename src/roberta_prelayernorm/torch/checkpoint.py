@@ -46,14 +46,14 @@ def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, 
 
     Everything is staged beside ``folder`` and moved in at once (``core.files.staging_folder``), so a
     failure (full disk, interrupt) leaves ``folder`` as it was. Stale weight files of an earlier save
-    are removed; other files in ``folder`` (a tokenizer, say) are kept.
+    (PyTorch files only) are removed; other files in ``folder`` (a tokenizer, TF or Flax weights) are kept.
     """
     from safetensors.torch import save_file
 
     sizes = {k: t.numel() * t.element_size() for k, t in state.items()}
     shards = plan_shards(sizes, parse_size(max_shard_size))
     names = shard_file_names(SAFE_WEIGHTS_NAME, len(shards))
-    with staging_folder(folder, replaces=is_weights_file) as staging:
+    with staging_folder(folder, replaces=lambda name: is_weights_file(name, "pt")) as staging:
         seen: set[int] = set()
         for name, keys in zip(names, shards):
             save_file({k: standalone(state[k], seen) for k in keys}, os.path.join(staging, name),
