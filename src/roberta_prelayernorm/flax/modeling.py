@@ -160,6 +160,7 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
         context = context.reshape(*context.shape[:2], -1)  # (B, Lq, H·D)
         return context, (probs if output_attentions else None)
 
+    @nn.compact  # the cache variables are created here, on the first (init_cache) call
     def update_cache(self, key: Array, value: Array) -> tuple[Array, Array, Array | int]:
         """Write this call's keys/values at ``cache_index``; returns the whole cache and where the call's
         queries start. The first call (from ``init_cache``) only creates the variables."""

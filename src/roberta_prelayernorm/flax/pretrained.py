@@ -248,7 +248,7 @@ class FlaxRobertaPreLayerNormPreTrainedModel:
         if return_dict:
             return out
         values = out.to_tuple()
-        if out.past_key_values is not None and len(values) > 1:  # the reference puts the cache second
+        if getattr(out, "past_key_values", None) is not None and len(values) > 1:  # the reference puts the cache second
             cache_at = out.keys().index("past_key_values")
             values = values[:1] + (values[cache_at],) + values[1:cache_at] + values[cache_at + 1:]
         return values
