@@ -5,12 +5,19 @@ Importing this module skips the test module when jax or flax is not installed.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+
+# XLA compiles every new input shape; for these tiny models the compile is most of the time, and the
+# backend's optimisation passes half of it (the numbers do not change). Set before the backend starts.
+_FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE}".strip()
 
 jax = pytest.importorskip("jax")
 pytest.importorskip("flax")

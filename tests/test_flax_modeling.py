@@ -284,8 +284,8 @@ def test_gradient_checkpointing_gives_the_same_outputs_and_gradients(models: dic
 
 def test_module_is_a_plain_linen_module(mlm: Any) -> None:
     inputs = inputs_for("RobertaPreLayerNormForMaskedLM")
-    direct = mlm.module.apply({"params": mlm.params}, inputs["input_ids"], inputs["attention_mask"],
-                              inputs["token_type_ids"])
+    direct = jax.jit(mlm.module.apply)({"params": mlm.params}, inputs["input_ids"], inputs["attention_mask"],
+                                       inputs["token_type_ids"])
     np.testing.assert_allclose(np.asarray(direct.logits), np.asarray(mlm(**inputs).logits), atol=ATOL, rtol=0)
 
 

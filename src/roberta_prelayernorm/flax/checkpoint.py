@@ -132,13 +132,14 @@ def save_msgpack(folder: str, flat: Flat, config_json: str, max_shard_size: int 
     """Write ``config.json`` and ``flax_model.msgpack`` (sharded past ``max_shard_size``, with
     ``flax_model.msgpack.index.json``) into ``folder``, all at once (``core.files.staging_folder``).
 
-    Stale weight files of an earlier save are removed; other files (a tokenizer) stay.
+    Stale Flax weight files of an earlier save are removed; other files (PyTorch weights, a tokenizer) stay.
     """
     arrays = {k: np.asarray(v) for k, v in flat.items()}
     sizes = {k: a.nbytes for k, a in arrays.items()}
     shards = plan_shards(sizes, parse_size(max_shard_size))
     names = shard_file_names(FLAX_WEIGHTS_NAME, len(shards))
-    with staging_folder(folder, replaces=is_weights_file) as staging:
+    stale = lambda name: is_weights_file(name) and name.startswith("flax_model")  # noqa: E731  (PyTorch files stay)
+    with staging_folder(folder, replaces=stale) as staging:
         for name, keys in zip(names, shards):
             with open(os.path.join(staging, name), "wb") as f:
                 f.write(serialization.to_bytes(unflatten({k: arrays[k] for k in keys})))

@@ -95,6 +95,16 @@ class FlaxRobertaPreLayerNormPreTrainedModel:
         return self._module
 
     @property
+    def _apply(self) -> Any:
+        """``module.apply``, compiled once per input shape and set of flags (inside an outer ``jit`` it
+        is inlined)."""
+        if self.__dict__.get("_apply_for") is not self._module:
+            self._apply_fn = jax.jit(self._module.apply, static_argnames=(
+                "deterministic", "output_attentions", "output_hidden_states", "mutable"))
+            self._apply_for = self._module
+        return self._apply_fn
+
+    @property
     def params(self) -> Params:
         if self._params is None:
             raise ValueError("the parameters are not initialised (_do_init=False): pass params=... to the call, "
@@ -147,7 +157,8 @@ class FlaxRobertaPreLayerNormPreTrainedModel:
     def init_weights(self, rng: jax.Array, input_shape: tuple[int, ...], params: Params | None = None) -> Params:
         """Fresh parameters; with ``params``, only those it lacks are fresh."""
         params_rng, dropout_rng = jax.random.split(rng)
-        fresh = self.module.init({"params": params_rng, "dropout": dropout_rng}, **self.dummy_inputs(input_shape))
+        fresh = jax.jit(self.module.init)({"params": params_rng, "dropout": dropout_rng},
+                                          **self.dummy_inputs(input_shape))
         fresh = dict(fresh["params"])
         if params is None:
             return fresh
@@ -239,9 +250,9 @@ class FlaxRobertaPreLayerNormPreTrainedModel:
         mutable: Any = False
         if past_key_values is not None:
             variables["cache"] = past_key_values
-            mutable = ["cache"]
-        out = self.module.apply(variables, **inputs, deterministic=not train, output_attentions=output_attentions,
-                                output_hidden_states=output_hidden_states, rngs=rngs, mutable=mutable)
+            mutable = ("cache",)
+        out = self._apply(variables, **inputs, deterministic=not train, output_attentions=output_attentions,
+                          output_hidden_states=output_hidden_states, rngs=rngs, mutable=mutable)
         if past_key_values is not None:
             out, state = out
             out.past_key_values = state["cache"]
