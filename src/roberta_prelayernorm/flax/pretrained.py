@@ -427,7 +427,8 @@ class FlaxRobertaPreLayerNormPreTrainedModel:
         init_names = {"input_shape", "seed", "gradient_checkpointing", "add_pooling_layer"}
         init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in init_names}
         if config is None:
-            config = RobertaPreLayerNormConfig.from_pretrained(path, **hub.as_kwargs(), **kwargs)
+            options = {k: v for k, v in hub.as_kwargs().items() if v is not None}  # None would become config keys
+            config = RobertaPreLayerNormConfig.from_pretrained(path, **options, **kwargs)
         elif kwargs:
             raise TypeError(f"unexpected arguments {sorted(kwargs)} (config overrides need config=None)")
         fmt, files = resolve_weights(path, hub, ("pt",) if from_pt else ("flax", "pt"))
@@ -500,7 +501,7 @@ class FlaxRobertaPreLayerNormPreTrainedModel:
         params = self.params if params is None else params
         self.check_params(params)
         config = self.config.to_dict()
-        config["architectures"] = [type(self).__name__]
+        config["architectures"] = [type(self).__name__.removeprefix("Flax")]  # as the reference writes it
         config_json = RobertaPreLayerNormConfig.from_dict(config).to_json_string()
         save_msgpack(os.fspath(save_directory), {k: np.asarray(v) for k, v in flatten(params).items()},
                      config_json, max_shard_size)
