@@ -541,15 +541,15 @@ def integer_array(name: str, x: Any) -> Array:
 
 
 def numeric_array(name: str, x: Any) -> Array:
-    """A numpy or JAX array of numbers or bools (nested lists are converted) as a JAX array."""
-    if isinstance(x, (list, tuple)):
+    """A JAX array of numbers or bools from a JAX or numpy array, nested lists, or anything numpy converts
+    (a CPU torch tensor)."""
+    if not isinstance(x, jax.Array):
+        if not isinstance(x, (list, tuple)) and not hasattr(x, "__array__"):
+            raise TypeError(f"{name} must be a numpy or JAX array, got {type(x).__name__}")
         try:
             x = np.asarray(x)
         except ValueError:
             raise ValueError(f"{name} is a ragged list: pad it to a rectangle") from None
-    if not hasattr(x, "dtype") or not hasattr(x, "shape") or not hasattr(x, "__array__") and not isinstance(
-            x, jax.Array):
-        raise TypeError(f"{name} must be a numpy or JAX array, got {type(x).__name__}")
     if not (x.dtype == bool or jnp.issubdtype(x.dtype, jnp.number)):
         raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
     return x if isinstance(x, jax.Array) else jnp.asarray(x)
