@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
 GOLDEN_VENV := .venv-golden
+GOLDEN_FLAX_VENV := .venv-golden-flax
 
 .PHONY: install demo test test-fast golden bench bundled-model clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q "$(TORCH)" -e ".[test,train]"
+	$(PY) -m pip install -q "$(TORCH)" -e ".[test,train,flax]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -46,11 +47,17 @@ $(GOLDEN_VENV)/.installed: tests/reference/requirements-golden.txt
 	$(GOLDEN_VENV)/bin/pip install -q -r tests/reference/requirements-golden.txt
 	touch $@
 
-golden: $(GOLDEN_VENV)/.installed
+$(GOLDEN_FLAX_VENV)/.installed: tests/reference/requirements-golden-flax.txt
+	$(PYTHON) -m venv $(GOLDEN_FLAX_VENV)
+	$(GOLDEN_FLAX_VENV)/bin/pip install -q -r tests/reference/requirements-golden-flax.txt
+	touch $@
+
+golden: $(GOLDEN_VENV)/.installed $(GOLDEN_FLAX_VENV)/.installed $(VENV)/.installed
 	$(GOLDEN_VENV)/bin/python tests/reference/make_golden.py --out tests/golden
 	$(GOLDEN_VENV)/bin/python tests/reference/make_tokenizer_golden.py
 	$(GOLDEN_VENV)/bin/python tests/reference/make_pipeline_golden.py --out tests/golden
 	GOLDEN_ORACLE=transformers $(GOLDEN_VENV)/bin/python -m pytest -q --noconftest -p no:cacheprovider tests/test_golden.py
+	$(GOLDEN_FLAX_VENV)/bin/python tests/reference/make_flax_golden.py --out tests/golden/flax --ours-python $(PY)
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_inference.py
@@ -60,4 +67,4 @@ bundled-model: $(VENV)/.installed
 	bash scripts/make_bundled_model.sh
 
 clean:
-	rm -rf $(VENV) .venv-golden .pytest_cache build dist src/*.egg-info
+	rm -rf $(VENV) .venv-golden .venv-golden-flax .pytest_cache build dist src/*.egg-info

@@ -4,7 +4,7 @@ The public names are imported lazily: ``import roberta_prelayernorm`` imports no
 class loads its framework (torch, TensorFlow, JAX) when first used. The layout: ``core/`` (neutral:
 config, outputs, files and hub, weight tables, tasks, generation settings), ``tokenizer/``,
 ``pipelines/`` (numpy pre- and post-processing, one adapter per framework), one package per framework
-(``torch/``), ``training/`` (PyTorch) and ``cli/``; docs/architecture.md draws it.
+(``torch/``, ``flax/``), ``training/`` (PyTorch) and ``cli/``; docs/architecture.md draws it.
 """
 
 from __future__ import annotations
@@ -44,6 +44,15 @@ _EXPORTS: dict[str, str] = {
     "AutoModelForTokenClassification": "torch.modeling",
     "AutoModelForQuestionAnswering": "torch.modeling",
     "GenerationMixin": "torch.generation",
+    # Flax models
+    "FlaxRobertaPreLayerNormPreTrainedModel": "flax.modeling",
+    "FlaxRobertaPreLayerNormModel": "flax.modeling",
+    "FlaxRobertaPreLayerNormForCausalLM": "flax.modeling",
+    "FlaxRobertaPreLayerNormForMaskedLM": "flax.modeling",
+    "FlaxRobertaPreLayerNormForSequenceClassification": "flax.modeling",
+    "FlaxRobertaPreLayerNormForMultipleChoice": "flax.modeling",
+    "FlaxRobertaPreLayerNormForTokenClassification": "flax.modeling",
+    "FlaxRobertaPreLayerNormForQuestionAnswering": "flax.modeling",
 }
 
 __all__ = sorted(_EXPORTS)
