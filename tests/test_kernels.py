@@ -86,3 +86,16 @@ def test_autograd_takes_the_plain_product() -> None:
     module, x = torch.nn.Linear(16, 8), torch.randn(3, 16, requires_grad=True)
     kernels.linear(module, x).sum().backward()
     assert x.grad is not None and "_packed" not in module.__dict__
+
+
+def test_grouped_products_equal_the_plain_ones_and_follow_changes() -> None:
+    torch.manual_seed(0)
+    modules = tuple(torch.nn.Linear(16, n) for n in (8, 8, 4))
+    x = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        for _ in range(2):
+            got = kernels.linears(modules, x)
+            assert modules[0].__dict__["_packed_group"].weight is not None
+            for y, m in zip(got, modules):
+                torch.testing.assert_close(y, m(x), atol=ATOL, rtol=0)
+            modules[2].bias.add_(1.0)  # one bias changes: the group is repacked

@@ -41,6 +41,7 @@ class Pack:
     def __init__(self) -> None:
         self.stamp: tuple | None = None
         self.weight: Tensor | None = None
+        self.bias: Tensor | None = None  # the biases of a group, concatenated
         self.unsupported = False
 
     def __deepcopy__(self, memo: dict) -> Pack:
@@ -50,31 +51,40 @@ class Pack:
         return (Pack, ())
 
 
-def packed_weight(module: nn.Module, x: Tensor) -> Tensor | None:
-    """The oneDNN-packed weight of ``module`` for input ``x``, or None where the plain product must run."""
-    if not _ENABLED or type(module) is not nn.Linear or x.device.type != "cpu":
+def _pack(modules: tuple[nn.Module, ...], x: Tensor, slot: str) -> Pack | None:
+    """The pack of ``modules`` (their weights side by side) kept on the first one under ``slot``, or
+    None where the plain products must run."""
+    if not _ENABLED or x.device.type != "cpu" or any(type(m) is not nn.Linear or m.bias is None for m in modules):
         return None
-    weight = module.weight
-    if x.dtype != weight.dtype or weight.dtype not in PACKABLE or module.bias is None:
+    weights = [m.weight for m in modules]
+    if x.dtype not in PACKABLE or any(w.dtype != x.dtype for w in weights):
         return None
-    if torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad):
+    if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
         return None
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
         return None
-    pack = module.__dict__.get("_packed")
+    pack = modules[0].__dict__.get(slot)
     if pack is None:
-        pack = module.__dict__["_packed"] = Pack()
+        pack = modules[0].__dict__[slot] = Pack()
     if pack.unsupported:
         return None
-    stamp = (weight.data_ptr(), weight._version, weight.dtype)
+    stamp = tuple((t.data_ptr(), t._version, t.dtype) for m in modules for t in (m.weight, m.bias))
     if pack.stamp != stamp:
+        weight = weights[0].detach() if len(modules) == 1 else torch.cat([w.detach() for w in weights])
         try:
-            pack.weight = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), max(x.numel() // x.shape[-1], 1))
-        except RuntimeError:  # this CPU or build has no such kernel: never try again for this module
+            pack.weight = torch.ops.mkldnn._reorder_linear_weight(weight, max(x.numel() // x.shape[-1], 1))
+        except RuntimeError:  # this CPU or build has no such kernel: never try again for these modules
             pack.unsupported = True
             return None
+        pack.bias = modules[0].bias if len(modules) == 1 else torch.cat([m.bias.detach() for m in modules])
         pack.stamp = stamp
-    return pack.weight
+    return pack
+
+
+def packed_weight(module: nn.Module, x: Tensor) -> Tensor | None:
+    """The oneDNN-packed weight of ``module`` for input ``x``, or None where the plain product must run."""
+    pack = _pack((module,), x, "_packed")
+    return None if pack is None else pack.weight
 
 
 def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Tensor | None = None) -> Tensor:
@@ -91,7 +101,18 @@ def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Te
     return torch.ops.mkldnn._linear_pointwise(x.contiguous(), packed, module.bias, attr, [], algorithm)
 
 
+def linears(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[Tensor, ...]:
+    """``tuple(m(x) for m in modules)`` as one product where the weights can be packed side by side (the
+    pack is a copy anyway, so fusing costs no memory); the results are views of one output."""
+    pack = _pack(modules, x, "_packed_group")
+    if pack is None:
+        return tuple(m(x) for m in modules)
+    y = torch.ops.mkldnn._linear_pointwise(x.contiguous(), pack.weight, pack.bias, "none", [], "")
+    return tuple(y.split([m.out_features for m in modules], dim=-1))
+
+
 def release(model: nn.Module) -> None:
     """Drop every packed weight of ``model`` (they are rebuilt on the next product)."""
     for module in model.modules():
         module.__dict__.pop("_packed", None)
+        module.__dict__.pop("_packed_group", None)

@@ -195,7 +195,7 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
 
     def packed_attention(self, rows: Tensor, layout: Packed, dropout_p: float) -> Tensor:
         """Self-attention on packed rows (T, H) → context (T, H); see :class:`Packed`."""
-        query, key, value = (kernels.linear(m, rows) for m in (self.query, self.key, self.value))  # (T, H) or (B, L, H)
+        query, key, value = kernels.linears((self.query, self.key, self.value), rows)  # (T, H) or (B, L, H) each
         if layout.lengths is not None and not torch.compiler.is_compiling():
             contexts = []
             for q, k, v in zip(*(t.split(layout.lengths) for t in (query, key, value))):  # one sequence: (n, H)
