@@ -11,7 +11,7 @@ GOLDEN_VENV := .venv-golden
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q "$(TORCH)" -e ".[test,train]"
+	$(PY) -m pip install -q "$(TORCH)" -e ".[test,train,tf]"
 	touch $@
 
 install: $(VENV)/.installed

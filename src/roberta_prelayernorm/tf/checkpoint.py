@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core.errors import CheckpointError
 from ..core.files import parse_size, staging_folder
-from ..core.layouts import apply, to_foreign
+from ..core.layouts import apply, to_foreign, to_pt
 from ..core.layouts.tf import TABLE
 from ..core.weights import (
     BASE_PREFIX,
@@ -133,6 +133,15 @@ def pt_to_tf(key: str) -> tuple[str, str]:
         name, transform = to_foreign(TABLE, key[len(head):])
         return f"{BASE_PREFIX}/{name}", transform
     return to_foreign(TABLE, key)
+
+
+def tf_to_pt(name: str) -> tuple[str, str]:
+    """``(PyTorch key, transform to undo)`` of a TF name, keeping its base prefix (or the lack of it)."""
+    head = BASE_PREFIX + "/"
+    if name.startswith(head):
+        key, transform = to_pt(TABLE, name[len(head):])
+        return f"{BASE_PREFIX}.{key}", transform
+    return to_pt(TABLE, name)
 
 
 # ---------------------------------------------------------------------------------------------- writing

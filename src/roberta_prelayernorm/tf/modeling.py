@@ -81,7 +81,14 @@ class TFRobertaPreLayerNormWordEmbeddings(keras.layers.Layer):
                                       initializer=initializer(self.config))
 
     def call(self, input_ids: Tensor) -> Tensor:
-        return tf.gather(self.weight, input_ids)
+        return no_gradient_at_padding(tf.gather(self.weight, input_ids), input_ids, self.config.pad_token_id)
+
+
+def no_gradient_at_padding(vectors: Tensor, ids: Tensor, padding_idx: int | None) -> Tensor:
+    """Looked-up vectors whose padding rows get no gradient through the lookup (PyTorch's ``padding_idx``)."""
+    if padding_idx is None:
+        return vectors
+    return tf.where((ids == padding_idx)[..., None], tf.stop_gradient(vectors), vectors)
 
 
 class TFRobertaPreLayerNormEmbeddings(keras.layers.Layer):
@@ -111,7 +118,8 @@ class TFRobertaPreLayerNormEmbeddings(keras.layers.Layer):
              ) -> Tensor:
         embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
         if self.absolute:
-            embeddings = embeddings + self.position_embeddings(position_ids)
+            embeddings = embeddings + no_gradient_at_padding(self.position_embeddings(position_ids), position_ids,
+                                                             self.config.pad_token_id)
         return self.dropout(self.LayerNorm(embeddings), training=training)
 
 
@@ -489,7 +497,7 @@ class TFRobertaPreLayerNormMainLayer(keras.layers.Layer):
                 raise ValueError(f"inputs_embeds must have shape (batch, length, hidden_size={hidden}), "
                                  f"got {tuple(inputs_embeds.shape)}")
             shape = shape_of(inputs_embeds)[:2]
-        if shape[1] == 0:
+        if isinstance(shape[1], int) and shape[1] == 0:
             raise ValueError(f"{'input_ids' if input_ids is not None else 'inputs_embeds'} is empty: length 0")
         for name, ids in (("token_type_ids", token_type_ids), ("position_ids", position_ids)):
             if ids is not None:

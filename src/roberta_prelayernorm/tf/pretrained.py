@@ -10,6 +10,7 @@ takes ``input_ids``, ``attention_mask`` (and ``token_type_ids``).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -90,16 +91,19 @@ class TFRobertaPreLayerNormPreTrainedModel(keras.Model):
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected inputs {unknown}; it takes {', '.join(names)}")
         values = {k: v if k in OPTIONS else to_tensors(k, v) for k, v in values.items()}
-        return super().__call__(**values)
+        try:
+            return super().__call__(**values)
+        except (ValueError, TypeError) as error:
+            # Keras re-raises a layer's error with the layer's arguments appended: give ours as it was raised
+            original = error.__context__ if getattr(error, "_keras_call_info_injected", False) else None
+            if type(original) is type(error):
+                raise original.with_traceback(None) from None
+            raise
 
     @classmethod
     def input_names(cls) -> list[str]:
         """The call's argument names, in the documented order (for list inputs)."""
-        names = getattr(cls, "_input_names", None)
-        if names is None or names[0] is not cls:
-            names = (cls, [p for p in inspect.signature(cls.call).parameters if p not in ("self", "training")])
-            cls._input_names = names
-        return names[1]
+        return _input_names(cls)
 
     def returns_dict(self, return_dict: bool | None) -> bool:
         return self.config.return_dict if return_dict is None else return_dict
@@ -182,6 +186,11 @@ class TFRobertaPreLayerNormPreTrainedModel(keras.Model):
             return {k: v for k, v in outputs.items() if isinstance(v, tf.Tensor)}
 
         return tf.function(serve, input_signature=[self.input_signature()])
+
+    @property
+    def _default_save_signature(self) -> Any:
+        # Keras's hook for ``tf.saved_model.save(model, path)``: its ``serving_default`` signature
+        return self.serving_function()
 
     def export(self, filepath: str | os.PathLike, format: str = "tf_saved_model", verbose: bool = True,
                input_signature: Any = None, **kwargs: Any) -> None:
@@ -301,6 +310,11 @@ class TFRobertaPreLayerNormPreTrainedModel(keras.Model):
         config_json = RobertaPreLayerNormConfig.from_dict(config).to_json_string()
         save_h5(os.fspath(save_directory), weights, to_snake_case(type(self).__name__), config_json, max_shard_size,
                 tied_group=tied, keras_version=keras.__version__)
+
+
+@functools.cache
+def _input_names(cls: type) -> list[str]:
+    return [p for p in inspect.signature(cls.call).parameters if p not in ("self", "training")]
 
 
 def to_tensors(name: str, value: Any) -> Any:
