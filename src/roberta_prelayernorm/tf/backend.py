@@ -17,10 +17,13 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def check_versions(tensorflow_version: str, keras_version: str, keras_backend: str) -> None:
+def check_versions(tensorflow_version: str, keras_version: str | None = None, keras_backend: str | None = None
+                   ) -> None:
     """Raise ``ImportError`` naming what is needed when the versions or the Keras backend do not fit."""
     if _version(tensorflow_version) < MIN_TENSORFLOW:
         raise ImportError(f"the TF classes need {NEEDED}; found TensorFlow {tensorflow_version}")
+    if keras_version is None:
+        return
     if _version(keras_version) < MIN_KERAS:
         raise ImportError(f"the TF classes need {NEEDED}; found Keras {keras_version} "
                           "(unset TF_USE_LEGACY_KERAS and install keras>=3)")
@@ -32,10 +35,13 @@ def check_versions(tensorflow_version: str, keras_version: str, keras_backend: s
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up banner is not our output
 try:
     import tensorflow as tf
+except ImportError as e:
+    raise ImportError(f"the TF classes need {NEEDED} ({e})") from None
+check_versions(getattr(tf, "__version__", "0"))  # before Keras, which fails obscurely on an old TensorFlow
+try:
     import keras
 except ImportError as e:
     raise ImportError(f"the TF classes need {NEEDED} ({e})") from None
-
 check_versions(tf.__version__, keras.__version__, keras.backend.backend())
 
 __all__ = ["tf", "keras", "check_versions"]
