@@ -165,6 +165,7 @@ def write_reference(out: Path) -> None:
             shutil.rmtree(stale)
     all_cases = cases()
     for number, case in enumerate(all_cases):
+        tf.keras.backend.clear_session()  # layer names start afresh: no "_1" suffix on a second model of a class
         tf.keras.utils.set_random_seed(number)
         config = transformers.RobertaPreLayerNormConfig(**{**BASE_CONFIG, **case["config"]})
         model = getattr(transformers, case["cls"])(config)
