@@ -32,7 +32,7 @@ def flatten(name: str, value: Any) -> dict[str, np.ndarray]:
         for i, item in enumerate(value):
             flat.update(flatten(f"{name}.{i}", item))
         return flat
-    return {name: np.ascontiguousarray(np.asarray(value))}
+    return {name: np.array(np.asarray(value), order="C")}  # (ascontiguousarray would make a scalar 1-D)
 
 
 def flatten_output(call: str, output: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -672,7 +672,8 @@ def check_labels(labels: Any, expected: tuple | list[tuple], name: str = "labels
         check_integer_tensor(name, labels)
         labels = tf.cast(labels, tf.int32)
         if tf.executing_eagerly():
-            bad = tf.boolean_mask(labels, (labels != -100) & ((labels < 0) | (labels >= classes)))
+            flat = tf.reshape(labels, (-1,))
+            bad = tf.boolean_mask(flat, (flat != -100) & ((flat < 0) | (flat >= classes)))
             if tf.size(bad):
                 raise ValueError(f"{name} holds class {int(bad[0])}, outside [0, {classes}) "
                                  "(use -100 to ignore a position)")
@@ -680,10 +681,11 @@ def check_labels(labels: Any, expected: tuple | list[tuple], name: str = "labels
 
 
 def token_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean cross-entropy over the labels that are not -100, shape (1,) as in the reference."""
+    """Mean cross-entropy over the labels that are not -100, as a scalar (the reference's shape (1,) cannot
+    be turned into a Python float under numpy 2, as the documentation's ``float(outputs.loss)`` does)."""
     per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(labels, 0), logits=logits)
     keep = tf.cast(labels != -100, per_token.dtype)
-    return tf.reshape(tf.reduce_sum(per_token * keep) / tf.reduce_sum(keep), (1,))
+    return tf.reduce_sum(per_token * keep) / tf.reduce_sum(keep)
 
 
 def tuple_output(loss: Tensor | None, *outputs: Any) -> tuple:
