@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
 GOLDEN_VENV := .venv-golden
+GOLDEN_TF_VENV := .venv-golden-tf
 
 .PHONY: install demo test test-fast golden bench bundled-model clean
 
@@ -46,11 +47,21 @@ $(GOLDEN_VENV)/.installed: tests/reference/requirements-golden.txt
 	$(GOLDEN_VENV)/bin/pip install -q -r tests/reference/requirements-golden.txt
 	touch $@
 
-golden: $(GOLDEN_VENV)/.installed
+# The TF golden files: transformers 4.37.2's TF classes need TensorFlow < 2.16, so their own environment.
+$(GOLDEN_TF_VENV)/.installed: tests/reference/requirements-golden-tf.txt
+	$(PYTHON) -m venv $(GOLDEN_TF_VENV)
+	$(GOLDEN_TF_VENV)/bin/pip install -q -r tests/reference/requirements-golden-tf.txt
+	touch $@
+
+golden: $(GOLDEN_VENV)/.installed $(GOLDEN_TF_VENV)/.installed $(VENV)/.installed
 	$(GOLDEN_VENV)/bin/python tests/reference/make_golden.py --out tests/golden
 	$(GOLDEN_VENV)/bin/python tests/reference/make_tokenizer_golden.py
 	$(GOLDEN_VENV)/bin/python tests/reference/make_pipeline_golden.py --out tests/golden
 	GOLDEN_ORACLE=transformers $(GOLDEN_VENV)/bin/python -m pytest -q --noconftest -p no:cacheprovider tests/test_golden.py
+	$(GOLDEN_TF_VENV)/bin/python tests/reference/make_tf_golden.py --out tests/golden/tf
+	rm -rf .gl/tf-ours
+	$(PY) tests/reference/make_tf_golden.py --out tests/golden/tf --save-ours .gl/tf-ours
+	$(GOLDEN_TF_VENV)/bin/python tests/reference/make_tf_golden.py --out tests/golden/tf --check-ours .gl/tf-ours
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_inference.py
@@ -60,4 +71,4 @@ bundled-model: $(VENV)/.installed
 	bash scripts/make_bundled_model.sh
 
 clean:
-	rm -rf $(VENV) .venv-golden .pytest_cache build dist src/*.egg-info
+	rm -rf $(VENV) .venv-golden .venv-golden-tf .gl/tf-ours .pytest_cache build dist src/*.egg-info
