@@ -261,6 +261,8 @@ def test_tokenizer_tensors_feed_the_model(tmp_path: Path) -> None:
     mask = as_numpy["attention_mask"].astype(bool)
     assert max_diff(out.last_hidden_state, expected.last_hidden_state, mask) <= ATOL
     assert max_diff(model(**encoded).last_hidden_state, out.last_hidden_state) == 0.0
+    predicted = model.predict(encoded, verbose=0)  # a BatchEncoding is a valid Keras input too
+    assert max_diff(predicted["last_hidden_state"], out.last_hidden_state, mask) <= ATOL
 
 
 @pytest.mark.parametrize("head", HEADS[1:])

@@ -131,6 +131,15 @@ class TFRobertaPreLayerNormPreTrainedModel(keras.Model):
         return {v.path.split("/", 1)[1]: v for v in self.weights}
 
     # -------------------------------------------------------------------------------- Keras training
+    def fit(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return super().fit(plain_dict(x), *args, **kwargs)
+
+    def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return super().evaluate(plain_dict(x), *args, **kwargs)
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().predict(plain_dict(x), *args, **kwargs)
+
     def train_step(self, data: Any) -> Any:
         return super().train_step(self.labels_into_inputs(data))
 
@@ -335,6 +344,11 @@ def to_tensors(name: str, value: Any) -> Any:
     elif value.dtype == tf.float64:
         value = tf.cast(value, tf.float32)
     return value
+
+
+def plain_dict(x: Any) -> Any:
+    """A tokenizer's ``BatchEncoding`` (a mapping that is not a dict) as the dict Keras's data adapters take."""
+    return dict(x.items()) if isinstance(x, Mapping) and not isinstance(x, dict) else x
 
 
 def predictions(y_pred: Any) -> Any:
