@@ -51,8 +51,10 @@ def model() -> Any:
 FORWARD_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "token id negative": ({"input_ids": with_value(IDS, -1)}, r"input_ids.*-1.*vocab_size"),
     "token id too large": ({"input_ids": with_value(IDS, 99)}, r"input_ids.*99.*vocab_size"),
-    "token type too large": ({"input_ids": IDS, "token_type_ids": np.full_like(IDS, 2)}, r"token_type.*type_vocab_size"),
-    "token type negative": ({"input_ids": IDS, "token_type_ids": np.full_like(IDS, -1)}, r"token_type.*type_vocab_size"),
+    "token type too large": ({"input_ids": IDS, "token_type_ids": np.full_like(IDS, 2)},
+                             r"token_type.*type_vocab_size"),
+    "token type negative": ({"input_ids": IDS, "token_type_ids": np.full_like(IDS, -1)},
+                            r"token_type.*type_vocab_size"),
     "39 tokens": ({"input_ids": np.full((1, 39), 5)}, r"max_position_embeddings.*38 tokens"),
     "39 embedded tokens": ({"inputs_embeds": np.zeros((1, 39, 32), np.float32)}, r"max_position_embeddings.*38 tokens"),
     "position id too large": ({"input_ids": IDS, "position_ids": np.full_like(IDS, 40)}, r"position.*max_position"),
@@ -169,7 +171,8 @@ def test_input_list_longer_than_the_signature(model: Any) -> None:
 # ------------------------------------------------------------------------------------------ environment
 @pytest.mark.parametrize("versions, needed", [
     (("2.15.1", "2.15.0", "tensorflow"), r"TensorFlow >= 2\.16 with Keras 3.*found TensorFlow 2\.15\.1"),
-    (("2.16.1", "2.15.0", "tensorflow"), r"TensorFlow >= 2\.16 with Keras 3.*found Keras 2\.15\.0.*TF_USE_LEGACY_KERAS"),
+    (("2.16.1", "2.15.0", "tensorflow"),
+     r"TensorFlow >= 2\.16 with Keras 3.*found Keras 2\.15\.0.*TF_USE_LEGACY_KERAS"),
     (("2.21.0", "3.15.1", "jax"), r"TensorFlow backend.*'jax'.*KERAS_BACKEND=tensorflow"),
 ])
 def test_environment_check_names_the_versions_needed(versions: tuple[str, str, str], needed: str) -> None:
@@ -190,8 +193,8 @@ def test_old_tensorflow_gives_one_import_error_line(tmp_path: Any) -> None:
             "try:\n    r.TFRobertaPreLayerNormModel\nexcept ImportError as e:\n    print('ImportError:', e)\n"
             % str(tmp_path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert re.fullmatch(r"ImportError: the TF classes need TensorFlow >= 2\.16 with Keras 3 .*found TensorFlow 2\.15\.1\n",
-                        result.stdout), result.stdout
+    expected = r"ImportError: the TF classes need TensorFlow >= 2\.16 with Keras 3 .*found TensorFlow 2\.15\.1\n"
+    assert re.fullmatch(expected, result.stdout), result.stdout
 
 
 def test_importing_the_package_imports_no_tensorflow() -> None:

@@ -44,6 +44,11 @@ def test_fit_with_keras_targets_and_metrics(tmp_path: Path) -> None:
     logits = model(IDS, attention_mask=MASK).logits.numpy()
     _, accuracy = model.evaluate({"input_ids": IDS, "attention_mask": MASK}, LABELS, verbose=0)
     assert accuracy == pytest.approx(float(np.mean(logits.argmax(-1) == LABELS)))
+    # a Keras loss instead of the model's own: it gets the logits (here the same cross-entropy)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    keras_loss = model.evaluate({"input_ids": IDS, "attention_mask": MASK}, LABELS, verbose=0, return_dict=True)["loss"]
+    own = float(tf.reduce_mean(model(IDS, attention_mask=MASK, labels=LABELS).loss))
+    assert abs(keras_loss - own) <= ATOL
 
 
 def test_fit_without_labels_says_what_is_missing(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ reproducible; the draws differ from PyTorch's, whose generator is another).
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 import numpy as np
@@ -74,12 +75,15 @@ def _check_prompt(input_ids: Any) -> np.ndarray:
     return ids.astype(np.int32)
 
 
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model → {token-choice settings: step}
+
+
 def step_function(model: Any, config: GenerationConfig) -> Any:
     """The ``tf.function`` of one step: logits of the last position → next token, and the new cache.
 
     Made once per model and token-choice settings (they are constants of the traced graph)."""
     key = (config.do_sample, config.temperature, config.top_k, config.top_p)
-    cache = model.__dict__.setdefault("_generation_steps", {})
+    cache = _STEPS.setdefault(model, {})
     if key not in cache:
         base, head = model.roberta_prelayernorm, model.lm_head
 

@@ -502,16 +502,14 @@ class TFRobertaPreLayerNormMainLayer(keras.layers.Layer):
         for name, ids in (("token_type_ids", token_type_ids), ("position_ids", position_ids)):
             if ids is not None:
                 check_integer_tensor(name, ids)
-                fits = ids.shape.rank == 2 and all(
-                    a is None or not isinstance(b, int) or a == b or (name == "position_ids" and i == 0 and a == 1)
-                    for i, (a, b) in enumerate(zip(ids.shape, shape)))
-                if not fits:
+                allowed = [tuple(shape)] + ([(1, shape[1])] if name == "position_ids" else [])
+                if not any(_fits(_static(shape_of(ids)), s) for s in allowed):
                     raise ValueError(f"{name} has shape {tuple(ids.shape)}, the input {tuple(_static(shape))}")
         if encoder_hidden_states is not None:
-            enc = encoder_hidden_states.shape
-            if enc.rank != 3 or enc[-1] not in (None, hidden) or (isinstance(shape[0], int) and enc[0] not in (None, shape[0])):
+            expected = (shape[0], None, hidden)
+            if not _fits(_static(shape_of(encoder_hidden_states)), expected):
                 raise ValueError(f"encoder_hidden_states must have shape ({_static(shape)[0]}, encoder length, "
-                                 f"hidden_size={hidden}), got {tuple(enc)}")
+                                 f"hidden_size={hidden}), got {tuple(encoder_hidden_states.shape)}")
         return shape[0], shape[1]
 
     def check_ranges(self, input_ids: Tensor | None, token_type_ids: Tensor, position_ids: Tensor,
@@ -544,13 +542,11 @@ class TFRobertaPreLayerNormMainLayer(keras.layers.Layer):
         if not isinstance(mask, (tf.Tensor, tf.Variable)):
             raise TypeError(f"{name} must be a tensor or array, got {type(mask).__name__}")
         expected = [(batch, key_length), (batch, q_len, key_length)]
-        rank = mask.shape.rank
-        known = [d for d in _static(shape_of(mask))]
-        if rank not in (2, 3) or not any(_fits(known, e) for e in expected if len(e) == rank):
+        if not any(_fits(_static(shape_of(mask)), e) for e in expected):
             wanted = " or ".join(str(tuple(_static(e))) for e in expected)
             raise ValueError(f"{name} has shape {tuple(mask.shape)}; expected {wanted} for this input")
         mask = tf.cast(mask, tf.float32)
-        if rank == 2:
+        if mask.shape.rank == 2:
             mask = mask[:, None, None, :]
             if causal:
                 keys = tf.range(key_length)
@@ -569,11 +565,12 @@ class TFRobertaPreLayerNormMainLayer(keras.layers.Layer):
         if tuple(head_mask.shape) == (heads,):
             head_mask = tf.broadcast_to(head_mask, (layers, heads))
         elif tuple(head_mask.shape) != (layers, heads):
-            raise ValueError(f"head_mask has shape {tuple(head_mask.shape)}; expected ({heads},) or ({layers}, {heads})")
+            raise ValueError(f"head_mask has shape {tuple(head_mask.shape)}; expected ({heads},) or "
+                             f"({layers}, {heads})")
         return [head_mask[i][None, :, None, None] for i in range(layers)]
 
 
-def _static(dims: list) -> list:
+def _static(dims: list | tuple) -> list:
     """Dimensions as ints where known, None elsewhere (for messages and checks)."""
     out = []
     for d in dims:
@@ -587,8 +584,9 @@ def _static(dims: list) -> list:
 
 
 def _fits(shape: list, expected: tuple) -> bool:
+    """A shape (None where unknown) fits an expected one (ints, tensors or None) wherever both are known."""
     return len(shape) == len(expected) and all(
-        a is None or b is None or a == b for a, b in zip(shape, _static(list(expected))))
+        a is None or b is None or a == b for a, b in zip(shape, _static(expected)))
 
 
 def check_integer_tensor(name: str, x: Any) -> None:

@@ -296,7 +296,7 @@ class TFRobertaPreLayerNormPreTrainedModel(keras.Model):
         return info
 
     def save_pretrained(self, save_directory: str | os.PathLike, *, max_shard_size: int | str = "10GB",
-                        safe_serialization: bool = False, **kwargs: Any) -> None:
+                        safe_serialization: bool = False) -> None:
         """Write ``config.json`` and ``tf_model.h5`` (sharded past ``max_shard_size``) atomically, in the
         layout of transformers 4.37.2's TF classes, which load it with no missing weights.
 
@@ -305,9 +305,6 @@ class TFRobertaPreLayerNormPreTrainedModel(keras.Model):
         """
         if safe_serialization:
             raise ValueError("the TF classes write tf_model.h5 only (safe_serialization=False)")
-        unknown = sorted(set(kwargs) - {"saved_model", "version", "push_to_hub"})
-        if unknown:
-            raise TypeError(f"unexpected arguments {unknown}")
         named = self.named_weights()
         weights = {name: v.numpy() for name, v in named.items()}
         tied = {}
