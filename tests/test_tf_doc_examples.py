@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from tf_helpers import ATOL, max_diff, tf, to_torch
-from test_doc_examples import DOCS, HUB_ID, run_example, tokenizer_folder  # noqa: F401 (a fixture)
+from test_doc_examples import DOCS, run_example, tokenizer_folder  # noqa: F401 (tokenizer_folder: a fixture)
 from test_pipelines import NO_CLEANUP, model_folder
 
 import roberta_prelayernorm as rp

@@ -104,6 +104,22 @@ def test_every_head_matches_pytorch(models: Any, head: str) -> None:
         assert tuple(out.loss.shape) == shape
 
 
+@pytest.mark.parametrize("config, labels", [
+    ({"num_labels": 1}, np.array([0.5, -1.0, 2.0], np.float32)),  # regression (MSE)
+    ({"num_labels": 3, "problem_type": "regression"}, np.random.RandomState(5).randn(3, 3)),
+    ({"num_labels": 3}, np.array([[0.0, 1, 1], [1, 0, 0], [0, 0, 1]])),  # float labels: multi-label (BCE)
+    ({"num_labels": 3}, np.array([[0], [2], [1]])),  # (batch, 1) class ids
+])
+def test_sequence_classification_losses(models: Any, config: dict, labels: np.ndarray) -> None:
+    pt, model = models("ForSequenceClassification", **config)
+    out = model(IDS, attention_mask=MASK, labels=labels)
+    with torch.no_grad():
+        expected = pt(to_torch(IDS), attention_mask=to_torch(MASK), labels=to_torch(labels))
+    assert tuple(out.loss.shape) == (3,)  # per example
+    assert abs(float(tf.reduce_mean(out.loss)) - float(expected.loss)) <= ATOL
+    assert max_diff(out.logits, expected.logits) <= ATOL
+
+
 @pytest.mark.parametrize("head", HEADS)
 def test_tuples_and_access(models: Any, head: str) -> None:
     """``return_dict=False`` gives the fields in order (None left out); attribute, key and index access agree."""
