@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +278,26 @@ def test_save_options(mlm: tuple[Path, Path], tmp_path: Path) -> None:
         model.save_pretrained(tmp_path, safe_serialization=True)
     with pytest.raises(TypeError, match="config overrides need config=None"):
         rp.TFRobertaPreLayerNormForMaskedLM.from_pretrained(mlm[1], config=model.config, num_labels=3)
+
+
+# ------------------------------------------------------------------------------------------------- hub
+def test_hub_id_from_the_cache(tmp_path: Path, mlm: tuple[Path, Path]) -> None:
+    """A hub id resolves in the cache: a revision with tf_model.h5, another with PyTorch weights only."""
+    repo = tmp_path / "cache" / "models--org--name"
+    commits = {"main": "a" * 40, "v2": "b" * 40}
+    shutil.copytree(mlm[1], repo / "snapshots" / commits["main"])
+    other = pt_model("ForMaskedLM", seed=7)
+    other.save_pretrained(repo / "snapshots" / commits["v2"])
+    (repo / "refs").mkdir()
+    for ref, commit in commits.items():
+        (repo / "refs" / ref).write_text(commit)
+    main = rp.TFRobertaPreLayerNormForMaskedLM.from_pretrained("org/name", cache_dir=tmp_path / "cache",
+                                                               local_files_only=True)
+    assert same_weights(main, rp.TFRobertaPreLayerNormForMaskedLM.from_pretrained(mlm[1]))
+    v2 = rp.TFRobertaPreLayerNormForMaskedLM.from_pretrained("org/name", cache_dir=tmp_path / "cache",
+                                                             local_files_only=True, revision="v2")
+    with torch.no_grad():
+        expected = other(to_torch(IDS), attention_mask=to_torch(MASK)).logits
+    assert max_diff(v2(IDS, attention_mask=MASK).logits, expected, MASK.astype(bool)) <= ATOL
+    with pytest.raises(CheckpointError, match="not in the cache"):
+        rp.TFRobertaPreLayerNormForMaskedLM.from_pretrained("org/missing", cache_dir=tmp_path / "cache")
