@@ -42,8 +42,9 @@ def _load_format() -> ModuleType:
 
 
 fmt = _load_format()
-# flax/ holds the Flax golden files (tests/test_flax_golden.py), in a format of their own
-CASE_DIRS = sorted(p for p in GOLDEN_DIR.iterdir() if p.is_dir() and p.name != "flax") if GOLDEN_DIR.is_dir() else []
+FRAMEWORK_DIRS = ("tf", "flax")  # golden files of the other families, with their own tests (test_tf_golden.py)
+CASE_DIRS = sorted(p for p in GOLDEN_DIR.iterdir() if p.is_dir() and p.name not in FRAMEWORK_DIRS) \
+    if GOLDEN_DIR.is_dir() else []
 
 
 @cache

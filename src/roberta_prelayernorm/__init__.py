@@ -44,6 +44,15 @@ _EXPORTS: dict[str, str] = {
     "AutoModelForTokenClassification": "torch.modeling",
     "AutoModelForQuestionAnswering": "torch.modeling",
     "GenerationMixin": "torch.generation",
+    # TensorFlow models (Keras 3)
+    "TFRobertaPreLayerNormPreTrainedModel": "tf.modeling",
+    "TFRobertaPreLayerNormModel": "tf.modeling",
+    "TFRobertaPreLayerNormForCausalLM": "tf.modeling",
+    "TFRobertaPreLayerNormForMaskedLM": "tf.modeling",
+    "TFRobertaPreLayerNormForSequenceClassification": "tf.modeling",
+    "TFRobertaPreLayerNormForMultipleChoice": "tf.modeling",
+    "TFRobertaPreLayerNormForTokenClassification": "tf.modeling",
+    "TFRobertaPreLayerNormForQuestionAnswering": "tf.modeling",
     # Flax models
     "FlaxRobertaPreLayerNormPreTrainedModel": "flax.modeling",
     "FlaxRobertaPreLayerNormModel": "flax.modeling",

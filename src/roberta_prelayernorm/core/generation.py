@@ -102,3 +102,31 @@ class GenerationConfig:
                 raise ValueError(f"top_k must be a non-negative integer (0: no limit), got {self.top_k!r}")
             if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
                 raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+
+
+def resolve_config(model: Any, generation_config: GenerationConfig | None, overrides: dict[str, Any]
+                   ) -> GenerationConfig:
+    """``generation_config`` (or the model's ``generation_config`` attribute, or its config's ids) + overrides,
+    validated: what every framework's ``generate`` starts from."""
+    base = generation_config or getattr(model, "generation_config", None)
+    if base is None:
+        base = GenerationConfig.from_model_config(model.config)
+    config = base.updated(**overrides)
+    config.validate()
+    return config
+
+
+def check_length(model_config: Any, longest: int, length: int, new: int) -> None:
+    """A prompt plus new tokens must fit the position table (absolute: ``longest`` real tokens) or
+    ``max_position_embeddings`` (relative: the padded ``length``).
+
+    Raises:
+        ValueError: Naming both lengths and the model's limit.
+    """
+    if model_config.position_embedding_type == "absolute":
+        limit = model_config.max_position_embeddings - model_config.pad_token_id - 1
+    else:
+        limit, longest = model_config.max_position_embeddings, length
+    if longest + new > limit:
+        raise ValueError(f"a prompt of {longest} tokens plus {new} new tokens is longer than the model's "
+                         f"{limit} positions: shorten the prompt or ask for fewer new tokens")
