@@ -144,7 +144,7 @@ class KerasRunner(ArrayRunner):
     framework = "tf"
 
     def call(self, model: Any, inputs: dict[str, np.ndarray]) -> Any:
-        return model(inputs, training=False)
+        return model(**inputs, training=False)
 
 
 class FlaxRunner(ArrayRunner):
