@@ -277,7 +277,7 @@ def family(name: str) -> None:
     pytest.importorskip(f"roberta_prelayernorm.{name}", reason=f"the {name} family is not installed")
 
 
-@pytest.mark.parametrize("fmt", ["tf", "flax"])
+@pytest.mark.parametrize("fmt", [pytest.param("tf", marks=pytest.mark.tf), pytest.param("flax", marks=pytest.mark.flax)])
 def test_family_output_matches_fairseq(fmt: str, tmp_path: Path) -> None:
     family(fmt)
     import importlib
@@ -330,6 +330,8 @@ def test_family_write_path_with_a_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_
     assert sorted(os.listdir(tmp_path)) == ["out", "plain"]
 
 
+@pytest.mark.tf
+@pytest.mark.flax
 def test_round_trip_pt_tf_flax_pt(converted: Path, tmp_path: Path) -> None:
     """PyTorch → TensorFlow → Flax → PyTorch gives the same tensors."""
     family("tf")

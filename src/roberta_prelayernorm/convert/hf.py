@@ -1,8 +1,8 @@
 """Hugging Face-format sources: our folders (PyTorch, TensorFlow or Flax weights) and princeton-nlp's.
 
 Each reader gives a config and a PyTorch state dict in our names; ``convert`` builds the model from
-them. TensorFlow (``tf_model.h5``) and Flax (``flax_model.msgpack``) weights are read with the table
-of their family in ``core.layouts`` (``tf``, ``flax``), which those families' packages bring.
+them. TensorFlow (``tf_model.h5``) and Flax (``flax_model.msgpack``) weights are read by their family's
+own reader and mapped with its table in ``core.layouts`` (``tf``, ``flax``).
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import numpy as np
+
 from ..core.config import RobertaPreLayerNormConfig
 from ..core.errors import CheckpointError
 from ..core.files import read_json_object
 from ..core.hub import HubOptions, resolve_file
-from ..core.layouts import Rule, matches, to_pt_state
+from ..core.layouts import matches, to_pt_state, undo
 from ..core.layouts import princeton as princeton_layout
 from ..core.weights import resolve_weights
 
@@ -64,23 +66,6 @@ def read_princeton(source: str, hub: HubOptions) -> tuple[RobertaPreLayerNormCon
 
 
 # ---------------------------------------------------------------------------- TensorFlow and Flax
-def family_table(fmt: str) -> list[Rule]:
-    """The PyTorch ↔ ``fmt`` table of a framework family: the longest list of Rules in its layout module.
-
-    Raises:
-        ImportError: If the family (its layout table, or its framework) is not installed.
-    """
-    try:
-        module = importlib.import_module(f"roberta_prelayernorm.core.layouts.{fmt}")
-    except ModuleNotFoundError:
-        raise ImportError(missing_family(fmt)) from None
-    tables = [v for v in vars(module).values()
-              if isinstance(v, (list, tuple)) and v and all(isinstance(r, Rule) for r in v)]
-    if not tables:
-        raise ImportError(missing_family(fmt))
-    return max(tables, key=len)
-
-
 def missing_family(fmt: str, cause: str | None = None) -> str:
     because = f" ({cause} is missing)" if cause else ""
     return (f"the {FAMILIES[fmt]} family needs the `{fmt}` extra{because}: "
@@ -88,67 +73,36 @@ def missing_family(fmt: str, cause: str | None = None) -> str:
 
 
 def foreign_state(fmt: str, files: list[str]) -> dict[str, Any]:
-    """The PyTorch state (numpy arrays, our names) of TensorFlow or Flax weight files.
+    """The PyTorch state (numpy arrays, our names) of TensorFlow or Flax weight files, read by that family's
+    own reader and mapped by its layout table (``core.layouts.tf`` / ``core.layouts.flax``).
 
     Raises:
         ImportError: If the family or the package that reads the files is missing.
         CheckpointError: If a file cannot be read or holds names the family's table does not know.
     """
-    table = family_table(fmt)
-    arrays = read_h5(files) if fmt == "tf" else read_msgpack(files)
-    state, unmatched = to_pt_state(table, arrays)
-    if unmatched and fmt == "tf":  # tables may name TF variables without the ":0" suffix
-        more, unmatched = to_pt_state(table, {k.removesuffix(":0"): arrays[k] for k in unmatched})
-        state.update(more)
-    if unmatched:
-        raise CheckpointError(f"{files[0]}: the {FAMILIES[fmt]} table does not know {', '.join(unmatched[:5])}")
+    try:
+        if fmt == "tf":
+            from ..tf.checkpoint import read_h5, tf_to_pt
+
+            arrays, to_pt = read_h5(files), tf_to_pt
+        else:
+            from ..flax.checkpoint import read_msgpack
+            from ..core.layouts.flax import to_pt
+
+            arrays = read_msgpack(files)
+    except ImportError as e:
+        raise ImportError(missing_family(fmt, getattr(e, "name", None))) from None
+    state, unknown = {}, []
+    for name, array in arrays.items():
+        try:
+            key, transform = to_pt(name)
+        except KeyError:
+            unknown.append(name)
+            continue
+        state[key] = undo(np.asarray(array), transform)
+    if unknown:
+        raise CheckpointError(f"{files[0]}: the {FAMILIES[fmt]} table does not know {', '.join(unknown[:5])}")
     return state
-
-
-def read_h5(files: list[str]) -> dict[str, Any]:
-    """``tf_model.h5`` (Keras 2 HDF5 layout): ``{variable name without the model's own name: array}``."""
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError(missing_family("tf", "h5py")) from None
-    arrays: dict[str, Any] = {}
-    for path in files:
-        try:
-            with h5py.File(path, "r") as f:
-                for layer in f.attrs["layer_names"]:
-                    group = f[layer.decode() if isinstance(layer, bytes) else layer]
-                    for name in group.attrs["weight_names"]:
-                        name = name.decode() if isinstance(name, bytes) else name
-                        arrays[name.split("/", 1)[1] if "/" in name else name] = group[name][()]
-        except (OSError, KeyError) as e:
-            raise CheckpointError(f"could not read {path}: it is truncated, corrupt or not Keras HDF5 weights "
-                                  f"({e})") from None
-    return arrays
-
-
-def read_msgpack(files: list[str]) -> dict[str, Any]:
-    """``flax_model.msgpack`` (``flax.serialization``): ``{"a/b/c": array}``."""
-    try:
-        from flax import serialization
-    except ImportError:
-        raise ImportError(missing_family("flax", "flax")) from None
-    arrays: dict[str, Any] = {}
-
-    def flatten(tree: Any, prefix: str) -> None:
-        for key, value in tree.items():
-            if isinstance(value, dict):
-                flatten(value, f"{prefix}{key}/")
-            else:
-                arrays[f"{prefix}{key}"] = value
-
-    for path in files:
-        try:
-            with open(path, "rb") as f:
-                tree = serialization.msgpack_restore(f.read())
-        except Exception as e:  # msgpack raises several types for a damaged file
-            raise CheckpointError(f"could not read {path}: it is truncated or corrupt ({type(e).__name__})") from None
-        flatten(tree, "")
-    return arrays
 
 
 def load_family(fmt: str, head: str) -> type:
