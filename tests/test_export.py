@@ -168,7 +168,8 @@ def test_cli_exports_a_folder(tmp_path, capsys) -> None:
     model = make("RobertaPreLayerNormForTokenClassification", num_labels=4)
     model.save_pretrained(tmp_path / "folder")
     out = tmp_path / "exported" / "tagger.onnx"
-    assert main(["export-onnx", "--model", str(tmp_path / "folder"), "--output", str(out), "--opset", "18"]) == 0
+    assert main(["export-onnx", "--model", str(tmp_path / "folder"), "--output", str(out), "--opset", "18",
+                 "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["task"] == "token-classification"  # from the folder's config.architectures
     assert report["opset"] == 18 and report["outputs"] == ["logits"]
