@@ -137,8 +137,8 @@ def check_device(args: argparse.Namespace) -> None:
 
     try:
         resolve_device(device)
-    except ValueError as e:
-        raise UsageError(f"--device {device}: {e}") from None
+    except ValueError as e:  # "device 'cuda': no CUDA GPU ..." → "--device cuda: no CUDA GPU ..."
+        raise UsageError(re.sub(r"device '([^']*)'", r"--device \1", str(e))) from None
 
 
 def in_cli_words(message: str, parser: argparse.ArgumentParser, extra: dict[str, str] | None = None) -> str:

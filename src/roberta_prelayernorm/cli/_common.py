@@ -19,6 +19,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from . import CLIError, UsageError
@@ -247,12 +248,15 @@ def check_default_model(task: str) -> None:
     if any(name.endswith(tasks.class_name(spec.head)) for name in saved):
         return
     what = ", ".join(saved) or "a model without this head"
+    from ..pipelines.base import PACKAGE_DIR
+
+    name = "the bundled model" if Path(path).resolve().is_relative_to(PACKAGE_DIR) else f"the default model ({path})"
     if spec.finetune:
         fix = (f"pass --model with a fine-tuned {spec.name} model, or make one: "
                f"rpln finetune {spec.finetune[0]} --train FILE -o my-model, then rpln {spec.command} --model my-model")
     else:
         fix = f"pass --model with a {tasks.class_name(spec.head)} checkpoint (there is no rpln finetune for it)"
-    raise UsageError(f"the default model ({path}) is a {what} without a {spec.name} head: {fix}")
+    raise UsageError(f"{name} is a {what} without a {spec.name} head: {fix}")
 
 
 @contextmanager

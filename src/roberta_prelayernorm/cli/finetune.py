@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
     if args.labels is not None and not labels:
         raise UsageError("--labels takes comma-separated labels, such as neg,pos")
+    _common.setup_logging()  # library warnings (a checkpoint passed over, a single class) as rpln: warning:
     try:
         result = finetune(FinetuneConfig(**fields, labels=labels))
     except (DataError, CheckpointError) as e:

@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     fields = {k: v for k, v in vars(args).items()
               if k in PretrainConfig.__dataclass_fields__ and k not in ("adam_betas", "train_files", "eval_files")}
     config = PretrainConfig(**fields, train_files=args.train, eval_files=args.eval, adam_betas=betas)
+    _common.setup_logging()  # library warnings (a checkpoint passed over, a single class) as rpln: warning:
     try:
         result = pretrain(config)
     except (CorpusError, CheckpointError) as e:

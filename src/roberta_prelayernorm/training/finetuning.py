@@ -11,6 +11,7 @@ replaced without ``overwrite``, and the model fine-tuned from never.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import sys
@@ -32,6 +33,7 @@ from .pretraining import TrainingDiverged, check_writable, holds_model, same_fol
 from .text import load_tokenizer, save_tokenizer, tokenizer_folder
 
 TASKS = tuple(T.TASKS)
+logger = logging.getLogger("roberta_prelayernorm")
 
 
 @dataclass
@@ -153,7 +155,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     train_examples = task.read(config.train_file)
     task.fit_labels(train_examples, config.labels)
     for warning in task.warnings:
-        say(f"warning: {warning}")
+        logger.warning(warning)
     eval_examples = task.read(config.eval_file) if config.eval_file else None
     tokenizer = load_tokenizer(config.tokenizer or tokenizer_folder(config.model))
     pad_id = tokenizer.token_to_id("<pad>")
@@ -169,7 +171,8 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     scheduler = build_scheduler(optimizer, total_steps, warmup_ratio=config.warmup_ratio)
     metric = config.metric or task.main_metric
     say(f"fine-tuning {task.model_class} ({model.num_parameters():,} parameters) on {len(train_examples)} "
-        f"examples ({len(train_features)} inputs) for {total_steps} updates; best model by {metric}")
+        f"examples ({len(train_features)} inputs) for {total_steps} updates; "
+        + (f"best model by {metric}" if eval_features is not None else "no evaluation file: the last model is kept"))
 
     log = MetricsLog(os.path.join(out, "metrics.jsonl"))
     progress = Progress(total_steps, enabled=config.progress)

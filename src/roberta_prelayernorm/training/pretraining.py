@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 import os
 import random
@@ -49,6 +50,7 @@ from .optim import build_optimizer, build_scheduler
 from .text import TOKENIZER_FILES, SpecialIds, load_tokenizer, save_tokenizer, tokenizer_folder, train_byte_level_bpe
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+logger = logging.getLogger("roberta_prelayernorm")
 
 
 class TrainingDiverged(FloatingPointError, ValueError):
@@ -328,10 +330,8 @@ class _Run:
         resume = None
         if cfg.resume:
             folder, saved_state, saved_config, notes = state.find_resumable(cfg.resume, self.out)
-            for note in notes:
-                self.say(f"warning: {note}")
-            if notes:
-                self.say(f"warning: resuming from {folder}, the newest checkpoint that can be read")
+            if notes and self.dist.is_main:  # a warning even with quiet: the run goes on from an older step
+                logger.warning("%s; resuming from %s, the newest checkpoint that can be read", "; ".join(notes), folder)
             resume = (folder, saved_state, saved_config)
         elif has_checkpoints:
             self.dist.barrier()
