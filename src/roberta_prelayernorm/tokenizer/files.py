@@ -25,9 +25,10 @@ TOKENIZER_FILES = (TOKENIZER_FILE, VOCAB_FILE, MERGES_FILE, CONFIG_FILE, SPECIAL
 logger = logging.getLogger("roberta_prelayernorm")
 
 
-class TokenizerFileError(OSError):
+class TokenizerFileError(OSError, ValueError):
     """A tokenizer file that exists but cannot be read (corrupt ``tokenizer.json``, ``vocab.json`` that is
-    not an object, a malformed ``merges.txt``); the message names the file."""
+    not an object, a malformed ``merges.txt``); the message names the file. An ``OSError`` like other
+    loading failures, and a ``ValueError`` as a malformed ``merges.txt`` was before."""
 
 
 def resolve_files(name_or_path: str | os.PathLike[str], hub: HubOptions | None = None) -> dict[str, str | None]:
