@@ -138,7 +138,7 @@ def test_label_not_in_the_label_set(base, tmp_path):
     rows = classification_rows(5, 1)
     rows[3]["label"] = "maybe"
     dev = write_csv(tmp_path / "dev.csv", rows)
-    with pytest.raises(DataError, match=r"dev.csv, row 4: label 'maybe' is not in the label set \['no', 'yes'\]"):
+    with pytest.raises(DataError, match=r"dev.csv, row 4 \(line 5\): label 'maybe' is not in the label set \['no', 'yes'\]"):
         finetune(FinetuneConfig(task="classification", model=str(base), train_file=str(train), eval_file=str(dev),
                                 output_dir=str(tmp_path / "out"), quiet=True, progress=False))
     (tmp_path / "dev.conll").write_text("zebra NN O B-ANIMAL\n")
@@ -183,4 +183,4 @@ def test_cli_finetune(base, tmp_path, capsys):
     bad = write_csv(tmp_path / "bad.csv", [{"sentence1": "a", "sentence2": "b", "label": "x"}])
     code = main(["finetune", "classification", "--model", str(base), "--train", str(train), "--eval", str(bad),
                  "--output", str(tmp_path / "out2"), "--quiet"])
-    assert code == 2 and "label 'x' is not in the label set" in capsys.readouterr().err
+    assert code == 1 and "label 'x' is not in the label set" in capsys.readouterr().err

@@ -215,7 +215,7 @@ def test_cli_pretrain_and_its_errors(tmp_path, corpus, capsys):
     empty.write_text("")
     code = main(["pretrain", "--train", str(empty), "--output", str(tmp_path / "x"), "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("rpln: error: the training corpus is empty") and err.count("\n") == 1
+    assert code == 1 and err.startswith("rpln: error: the training corpus is empty") and err.count("\n") == 1
     assert main(["pretrain", "--output", str(tmp_path / "y")]) == 2
     assert "give training text" in capsys.readouterr().err
 

@@ -3,7 +3,9 @@
 Inputs come from the command line, a file (``--file``) or stdin (when it is not a terminal). A file
 holds plain lines (one text per non-blank line) or JSONL (one JSON object per line, with the
 command's fields, e.g. ``{"text": ...}``); ``--format auto`` reads ``.jsonl``/``.json`` files and files
-whose first line starts with ``{`` as JSONL. Results are a readable table, or JSONL with ``--json``.
+whose first line starts with ``{`` as JSONL. Files and stdin must be UTF-8 (a byte-order mark at the
+start is dropped). Results are a readable table, or JSONL with ``--json``. Each record remembers where
+it came from (``texts.txt:3``, ``argument 2``), so that errors about an input name its line.
 """
 
 from __future__ import annotations
@@ -12,18 +14,35 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from . import CLIError
+from . import CLIError, UsageError
 
 DTYPES = ("float32", "float16", "bfloat16", "auto")
 
 
 # -------------------------------------------------------------------------------------------- options
+class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The epilog as written, and each option's default after its help (unless the help gives it, or
+    the default is None / False: nothing to show)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is False or default == argparse.SUPPRESS
+                or default == [] or not action.option_strings or action.nargs == 0):  # flags: nothing to show
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        shown = shown.replace("%", "%%")  # argparse %-formats help strings
+        return f"{text} (default: {shown})" if text else f"default: {shown}"
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", "-m", metavar="PATH_OR_HUB_ID",
@@ -78,8 +97,20 @@ def probability(value: str) -> float:
 
 
 # --------------------------------------------------------------------------------------------- inputs
+class Records(list):
+    """The records of the input (a list), with ``where[i]``: where record ``i`` came from."""
+
+    def __init__(self, records: Iterable[dict[str, Any]] = (), where: Iterable[str] = ()) -> None:
+        super().__init__(records)
+        self.where = list(where)
+
+    def keep(self, indices: Iterable[int]) -> Records:
+        indices = list(indices)
+        return Records([self[i] for i in indices], [self.where[i] for i in indices])
+
+
 def read_records(args: argparse.Namespace, fields: Sequence[str] | None = None,
-                 optional: Sequence[str] = ()) -> tuple[list[dict[str, Any]], bool]:
+                 optional: Sequence[str] = ()) -> tuple[Records, bool]:
     """Records ``{field: value}`` from the arguments, ``--file`` or stdin; and whether they came from a file.
 
     Args:
@@ -94,37 +125,64 @@ def read_records(args: argparse.Namespace, fields: Sequence[str] | None = None,
     fields = list(fields or [args.field])
     texts = list(getattr(args, "texts", None) or [])
     if texts and args.file:
-        raise CLIError("give texts as arguments or --file, not both")
+        raise UsageError("give texts as arguments or --file, not both")
     if texts:
         for i, text in enumerate(texts, 1):
             if not text.strip():
-                raise CLIError(f"argument {i} is an empty text")
-        return [{fields[0]: t} for t in texts], False
+                raise UsageError(f"argument {i} is an empty text")
+        return Records([{fields[0]: t} for t in texts], [f"argument {i}" for i in range(1, len(texts) + 1)]), False
     if args.file and args.file != "-":
+        if os.path.isdir(args.file):
+            raise CLIError(f"{args.file} is a folder; --file takes a text or JSONL file")
         if not os.path.isfile(args.file):
             raise CLIError(f"{args.file}: no such file")
-        with open(args.file, encoding="utf-8", errors="strict") as f:
-            try:
-                return parse_lines(f, args.file, args.format, fields, optional), True
-            except UnicodeDecodeError as e:
-                raise CLIError(f"{args.file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        try:
+            with open(args.file, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise CLIError(f"{args.file}: cannot read it ({e.strerror or e})") from None
+        return parse_lines(decode_text(data, args.file), args.file, args.format, fields, optional), True
     if args.file != "-" and sys.stdin.isatty():
-        raise CLIError("no input: give texts as arguments, --file PATH, or pipe them on stdin")
-    return parse_lines(sys.stdin, "<stdin>", args.format, fields, optional), True
+        raise UsageError("no input: give texts as arguments, --file PATH, or pipe them on stdin")
+    stdin = getattr(sys.stdin, "buffer", None)
+    text = decode_text(stdin.read(), "stdin") if stdin is not None else sys.stdin.read()
+    return parse_lines(text, "<stdin>", args.format, fields, optional), True
 
 
-def parse_lines(stream: TextIO, name: str, fmt: str, fields: Sequence[str], optional: Sequence[str] = ()
-                ) -> list[dict[str, Any]]:
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 bytes → text, without a leading byte-order mark.
+
+    Raises:
+        CLIError: For bytes that are not UTF-8 (binary data, another encoding), naming the place.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise CLIError(f"{name} is not UTF-8 text ({e.reason} at byte {e.start}, line {line}); "
+                       f"convert it to UTF-8 first") from None
+    if "\x00" in text:
+        raise CLIError(f"{name} is not text: it holds NUL bytes (binary data?)")
+    return text
+
+
+def parse_lines(stream: TextIO | str, name: str, fmt: str, fields: Sequence[str], optional: Sequence[str] = ()
+                ) -> Records:
+    if isinstance(stream, str):
+        stream = stream.splitlines(keepends=True)  # type: ignore[assignment]
     lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(stream, 1)]
+    if lines and lines[0][1].startswith("\ufeff"):  # a byte-order mark read from a text stream
+        lines[0] = (1, lines[0][1][1:])
     content = [(n, line) for n, line in lines if line.strip()]
     if not content:
         raise CLIError(f"{name} is empty: no texts to process")
+    where = [f"{name}:{n}" for n, _ in content]
     if fmt == "auto":
         jsonl = name.endswith((".jsonl", ".json")) or content[0][1].lstrip().startswith("{")
         fmt = "jsonl" if jsonl else "lines"
     if fmt == "lines":
-        return [{fields[0]: line} for _, line in content]
-    records = []
+        return Records([{fields[0]: line} for _, line in content], where)
+    records = Records(where=where)
     for n, line in content:
         try:
             record = json.loads(line)
@@ -166,11 +224,39 @@ def load_pipeline(task: str, args: argparse.Namespace, **parameters: Any) -> Any
     setup_logging()
     from ..pipelines import pipeline
 
+    if args.model is None:
+        check_default_model(task)
     try:
         return pipeline(task, args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                         **parameters)
     except KeyError as e:  # an unknown task
         raise CLIError(str(e.args[0])) from None
+
+
+def check_default_model(task: str) -> None:
+    """Without ``--model``: a usage error in one line when the default model lacks the task's head
+    (the bundled model is a masked LM: it serves fill-mask, embed, info and export-onnx)."""
+    from ..core import tasks
+    from ..core.config import RobertaPreLayerNormConfig
+    from ..pipelines import default_model_path
+
+    spec = tasks.get(task)
+    path = default_model_path(spec.name)
+    if spec.head == "Model":  # feature extraction: any checkpoint has the base model
+        return
+    saved = RobertaPreLayerNormConfig.from_pretrained(path).architectures or []
+    if any(name.endswith(tasks.class_name(spec.head)) for name in saved):
+        return
+    what = ", ".join(saved) or "a model without this head"
+    from ..pipelines.base import PACKAGE_DIR
+
+    name = "the bundled model" if Path(path).resolve().is_relative_to(PACKAGE_DIR) else f"the default model ({path})"
+    if spec.finetune:
+        fix = (f"pass --model with a fine-tuned {spec.name} model, or make one: "
+               f"rpln finetune {spec.finetune[0]} --train FILE -o my-model, then rpln {spec.command} --model my-model")
+    else:
+        fix = f"pass --model with a {tasks.class_name(spec.head)} checkpoint (there is no rpln finetune for it)"
+    raise UsageError(f"{name} is a {what} without a {spec.name} head: {fix}")
 
 
 @contextmanager
@@ -188,10 +274,21 @@ def progress_bar(args: argparse.Namespace, total: int, from_file: bool) -> Itera
 
 
 def run(pipe: Any, inputs: Any, args: argparse.Namespace, from_file: bool, total: int | None = None,
-        **parameters: Any) -> Any:
-    """``pipe(inputs, **parameters)`` with the progress bar; lists in, lists out."""
+        where: Sequence[str] | None = None, **parameters: Any) -> Any:
+    """``pipe(inputs, **parameters)`` with the progress bar; lists in, lists out.
+
+    An error about "input N" names the place of that input instead (``where[N]``: ``texts.txt:7``).
+    """
     with progress_bar(args, total if total is not None else len(inputs), from_file) as update:
-        return pipe(inputs, progress=update, **parameters)
+        try:
+            return pipe(inputs, progress=update, **parameters)
+        except ValueError as e:
+            match = re.match(r"input (\d+)(:?) ", str(e))
+            if where is None or match is None or int(match.group(1)) >= len(where):
+                raise
+            rest = str(e)[match.end():]
+            raise CLIError(f"{where[int(match.group(1))]}: {rest if match.group(2) else 'this input ' + rest}"
+                           ) from None
 
 
 # --------------------------------------------------------------------------------------------- output

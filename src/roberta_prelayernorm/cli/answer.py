@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import CLIError, _common
+from . import CLIError, UsageError, _common
 
 HELP = "answer questions with spans of a context (question-answering model)"
 
@@ -41,15 +41,17 @@ def run(args: argparse.Namespace) -> int:
     context = args.context
     if args.context_file:
         try:
-            with open(args.context_file, encoding="utf-8") as f:
+            with open(args.context_file, encoding="utf-8-sig") as f:
                 context = f.read()
         except (OSError, UnicodeDecodeError) as e:
             raise CLIError(f"{args.context_file}: cannot read the context ({e})") from None
     if context is not None and not context.strip():
-        raise CLIError("the context is empty")
+        if args.context_file:
+            raise CLIError(f"{args.context_file}: the context is empty")
+        raise UsageError("the context is empty (--context)")
     fields = ["question"] if context is not None else ["question", "context"]
     if context is None and args.texts:
-        raise CLIError("questions as arguments need a context: --context TEXT or --context-file PATH")
+        raise UsageError("questions as arguments need a context: --context TEXT or --context-file PATH")
     records, from_file = _common.read_records(args, fields, optional=["context"])
     examples = [{"question": r["question"], "context": r.get("context", context)} for r in records]
     pipe = _common.load_pipeline("question-answering", args)

@@ -7,7 +7,7 @@ import fnmatch
 import os
 import shutil
 
-from . import CLIError
+from . import CLIError, UsageError
 
 HELP = "download a model from the Hugging Face hub into a folder"
 
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.hub import HUB_ID
 
     if os.path.exists(args.repo_id) or not HUB_ID.fullmatch(args.repo_id):
-        raise CLIError(f"{args.repo_id!r} is not a hub id (org/name): nothing to download")
+        raise UsageError(f"{args.repo_id!r} is not a hub id (org/name): nothing to download")
     patterns = None if args.all else PATTERNS
     snapshot = fetch(args, patterns)
     files = select(snapshot, patterns)
@@ -81,9 +81,12 @@ def fetch(args: argparse.Namespace, patterns: list[str] | None) -> str:
         RevisionNotFoundError,
     )
 
-    try:
+    from ..core.hub import hub_reachable, offline
+
+    try:  # an unreachable hub: the cache at once, not after ~30 s of retries
         return snapshot_download(args.repo_id, revision=args.revision, cache_dir=args.cache_dir,
-                                 allow_patterns=patterns, token=args.token)
+                                 allow_patterns=patterns, token=args.token,
+                                 local_files_only=offline() or not hub_reachable())
     except LocalEntryNotFoundError:
         raise CLIError(f"{args.repo_id} is not in the hub cache and the hub cannot be reached "
                        "(offline mode or no network)") from None

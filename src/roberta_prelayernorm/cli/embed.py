@@ -14,7 +14,7 @@ examples:
   rpln embed 'A first sentence.' 'A second one.' --normalize
   rpln embed --similarity 'A cat sits.' 'A cat is sitting.' 'Stock prices fell.'
   rpln embed --file sentences.txt --json > embeddings.jsonl
-  rpln embed --pooling none --json 'Hello world'      # per-token vectors
+  rpln embed --pooling none --json 'Hello world'      # per-token vectors, with "tokens" and "offsets"
 """
 
 
@@ -34,15 +34,19 @@ def run(args: argparse.Namespace) -> int:
     records, from_file = _common.read_records(args)
     pooling = None if args.pooling == "none" else args.pooling
     if args.similarity and pooling is None:
-        raise _common.CLIError("--similarity needs --pooling mean or cls")
+        raise _common.UsageError("--similarity needs --pooling mean or cls")
     pipe = _common.load_pipeline("feature-extraction", args)
     texts = [r[args.field] for r in records]
     vectors = _common.run(pipe, texts, args, from_file, pooling=pooling,
                           normalize=args.normalize or args.similarity)
     if args.similarity:
         return similarity(texts, vectors, args)
-    key = "embedding" if pooling else "hidden_states"
-    out = [{"text": t, key: v if pooling else v[0]} for t, v in zip(texts, vectors)]
+    if pooling:
+        out = [{"text": t, "embedding": v} for t, v in zip(texts, vectors)]
+    else:  # each vector with its token and the characters it covers (the same truncation as the model's input)
+        encodings = pipe.encode(texts)
+        out = [{"text": t, "tokens": e.tokens, "offsets": [list(o) for o in e.offsets], "hidden_states": v[0]}
+               for t, e, v in zip(texts, encodings, vectors)]
     _common.emit(out, args, ["text", "tokens" if pooling is None else "dim", "norm", "first values"], rows)
     return 0
 

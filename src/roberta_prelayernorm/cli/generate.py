@@ -16,6 +16,10 @@ examples:
   rpln generate --file prompts.txt --max-new-tokens 50 --json > continuations.jsonl
 """
 
+# library advice that has no flag of its own, in this command's terms (option names are mapped by rpln itself)
+LIBRARY_WORDS = {"(load it with is_decoder=True, or use a causal LM checkpoint)":
+                 "(pass --model a causal LM checkpoint: one saved with is_decoder true)"}
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("generate", help=HELP, description=HELP, epilog=EPILOG,

@@ -268,6 +268,10 @@ class RobertaPreLayerNormConfig:
         """
         hub = HubOptions.pop_from(kwargs)
         path = os.fspath(pretrained_model_name_or_path)
+        if os.path.isfile(path) and not path.endswith(".json"):
+            folder = os.path.dirname(os.path.abspath(path))
+            raise OSError(f"{path} is a file, not a model folder: give the folder that holds {CONFIG_NAME} and "
+                          f"the weights ({folder})")
         config_file = path if os.path.isfile(path) else resolve_file(path, CONFIG_NAME, hub)
         data = read_json_object(config_file)
         return cls.from_dict(data, **kwargs)

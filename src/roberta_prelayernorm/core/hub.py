@@ -7,10 +7,13 @@ One resolver serves model weights, configs and tokenizers of every framework. It
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import socket
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import CheckpointError
 
@@ -49,6 +52,30 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
+PROBE_TIMEOUT_S = 3.0
+
+
+@functools.lru_cache(maxsize=None)
+def hub_reachable(endpoint: str | None = None) -> bool:
+    """Whether a TCP connection to the hub (or to the HTTPS proxy, when one is set) opens within a few
+    seconds; asked once per process. Without it, an unreachable hub costs some 30 s of retries per file.
+    """
+    if endpoint is None:
+        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    proxy = next((os.environ[k] for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+                  if os.environ.get(k)), None)
+    target = urlsplit(proxy if proxy and "://" in proxy else (f"http://{proxy}" if proxy else endpoint))
+    host = target.hostname
+    if not host:
+        return True  # cannot tell: let huggingface_hub try
+    port = target.port or (443 if target.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
 def resolve_file(path_or_repo: str | os.PathLike, filename: str, hub: HubOptions | None = None, *,
                  required: bool = True) -> str | None:
     """The local path of ``filename`` in a folder or a hub repo (downloaded or from the cache).
@@ -69,8 +96,9 @@ def resolve_file(path_or_repo: str | os.PathLike, filename: str, hub: HubOptions
             raise CheckpointError(f"{folder} has no {filename}")
         return None
     if is_local(path_or_repo):
-        what = "is not a folder" if os.path.exists(path_or_repo) else "does not exist"
-        raise CheckpointError(f"{path_or_repo} {what}")
+        if os.path.exists(path_or_repo):
+            raise CheckpointError(f"{path_or_repo} is a file, not a folder: give the folder that holds {filename}")
+        raise CheckpointError(f"{path_or_repo} does not exist")
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -81,9 +109,17 @@ def resolve_file(path_or_repo: str | os.PathLike, filename: str, hub: HubOptions
         RevisionNotFoundError,
     )
 
+    if hub.local_files_only:
+        why = "local_files_only=True"
+    elif offline():
+        why = "offline mode: HF_HUB_OFFLINE is set"
+    elif not hub_reachable():  # fail at once instead of after ~30 s of retries
+        why = "the hub cannot be reached"
+    else:
+        why = None
     try:
         return hf_hub_download(path_or_repo, filename, subfolder=hub.subfolder or None, cache_dir=hub.cache_dir,
-                               revision=hub.revision, local_files_only=hub.local_files_only or offline(),
+                               revision=hub.revision, local_files_only=why is not None,
                                token=hub.token, force_download=hub.force_download)
     except HFValidationError:
         raise CheckpointError(f"{path_or_repo!r} is neither a local folder nor a valid hub id") from None
@@ -91,16 +127,18 @@ def resolve_file(path_or_repo: str | os.PathLike, filename: str, hub: HubOptions
         # offline (HF_HUB_OFFLINE / local_files_only / no network) and not in the cache
         if not required and cached_repo_exists(path_or_repo, hub):
             return None
-        raise CheckpointError(
-            f"{path_or_repo} is not a local folder, and {filename} of hub repo {path_or_repo} is not in the "
-            f"cache while the hub cannot be reached (offline mode or no network)"
-        ) from None
+        if cached_repo_exists(path_or_repo, hub):
+            raise CheckpointError(f"{filename} of hub repo {path_or_repo} is not in the cache "
+                                  f"({why or 'no network'})") from None
+        raise CheckpointError(f"{path_or_repo}: no such folder, and as a hub id it is not in the cache "
+                              f"({why or 'the hub cannot be reached'})") from None
     except EntryNotFoundError:
         if required:
             raise CheckpointError(f"hub repo {path_or_repo} has no {filename}") from None
         return None
     except (RepositoryNotFoundError, GatedRepoError):
-        raise CheckpointError(f"no hub repo {path_or_repo!r} (or it is private: pass token=...)") from None
+        raise CheckpointError(f"{path_or_repo}: no such folder, and no hub repo of that name (or it is private: "
+                              f"pass token=...)") from None
     except RevisionNotFoundError:
         raise CheckpointError(f"hub repo {path_or_repo} has no revision {hub.revision!r}") from None
     except OSError as e:  # network errors are OSErrors already

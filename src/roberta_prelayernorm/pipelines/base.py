@@ -59,17 +59,11 @@ def default_model_path(task: str | None = None) -> str:
 
 # --------------------------------------------------------------------------------------- model loading
 def resolve_device(device: Any) -> Any:
-    """None or -1 → CPU; an int → that CUDA device; strings and ``torch.device`` as torch reads them."""
-    import torch
+    """None or -1 → CPU; an int → that CUDA device; strings and ``torch.device`` once checked
+    (``torch.devices.resolve_device``: a ValueError for an unknown device or one this machine lacks)."""
+    from ..torch.devices import resolve_device as check
 
-    if device is None or (isinstance(device, int) and device < 0):
-        return torch.device("cpu")
-    if isinstance(device, int):
-        return torch.device("cuda", device)
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from None
+    return check(device)
 
 
 def resolve_dtype(dtype: Any) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from tokenizers import AddedToken, Encoding, Tokenizer
 
-from ..core.hub import HubOptions
+from ..core.hub import HubOptions, resolve_file
 from . import bpe
 from .encoding import BatchEncoding, _to_python, _tensor_type
 from .files import (
@@ -33,8 +33,9 @@ from .files import (
     SPECIAL_TOKENS_MAP_FILE,
     TOKENIZER_FILE,
     VOCAB_FILE,
+    TokenizerFileError,
+    load_backend,
     read_json,
-    read_merges,
     resolve_files,
 )
 
@@ -89,6 +90,38 @@ _NOT_INIT_KEYS = {
     "is_local",
     "local_files_only",
 }
+
+
+class InvalidTokenIdError(ValueError, OverflowError):
+    """A token id that cannot be one (negative, or too large for the backend's 32-bit ids)."""
+
+
+def _check_ids(ids: Any) -> None:
+    """Raises InvalidTokenIdError for a negative id or one of 2**32 or more (the backend's overflow)."""
+    flat = [i for row in ids for i in row] if ids and isinstance(ids[0], list) else ids
+    numbers = [i for i in flat if isinstance(i, int)]
+    if numbers and (min(numbers) < 0 or max(numbers) >= 2**32):
+        bad = next(i for i in numbers if i < 0 or i >= 2**32)
+        raise InvalidTokenIdError(f"{bad} is not a token id: ids are integers from 0 to the vocabulary size - 1")
+
+
+def _lone_surrogate(inputs: Any) -> str | None:
+    """A message naming the first text of ``inputs`` (texts, pairs or word lists) with a lone surrogate."""
+    def texts(item: Any) -> Iterator[str]:
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, (list, tuple)):
+            for part in item:
+                yield from texts(part)
+
+    for index, item in enumerate(inputs):
+        for text in texts(item):
+            for position, char in enumerate(text):
+                if "\ud800" <= char <= "\udfff":
+                    return (f"text {index} holds a lone surrogate {char!r} at character {position}, which is not "
+                            f"Unicode text (undecodable bytes read with errors='surrogateescape'?): decode the "
+                            f"input strictly, or with errors='replace'")
+    return None
 
 
 def _hybrid_method(func: Callable[..., Any]) -> Any:
@@ -268,10 +301,9 @@ class RobertaTokenizer:
     ) -> None:
         if tokenizer_object is not None:
             backend = Tokenizer.from_str(tokenizer_object.to_str())
-        elif tokenizer_file is not None:
-            backend = Tokenizer.from_file(str(tokenizer_file))
-        elif vocab_file is not None and merges_file is not None:
-            backend = bpe.pipeline(read_json(str(vocab_file)), read_merges(str(merges_file)))
+        elif tokenizer_file is not None or (vocab_file is not None and merges_file is not None):
+            # a tokenizer.json that cannot be read falls back to vocab.json + merges.txt (warned)
+            backend = load_backend(tokenizer_file, vocab_file, merges_file)
         else:
             raise ValueError(
                 "RobertaTokenizer needs tokenizer_file, or vocab_file and merges_file, or tokenizer_object"
@@ -427,12 +459,22 @@ class RobertaTokenizer:
                 init.get("model_max_length") or VERY_LARGE_INTEGER, _KNOWN_MAX_LENGTHS[name]
             )
         init.setdefault("name_or_path", name)
-        return cls(
-            vocab_file=files[VOCAB_FILE],
-            merges_file=files[MERGES_FILE],
-            tokenizer_file=files[TOKENIZER_FILE],
-            **init,
-        )
+        try:
+            return cls(
+                vocab_file=files[VOCAB_FILE],
+                merges_file=files[MERGES_FILE],
+                tokenizer_file=files[TOKENIZER_FILE],
+                **init,
+            )
+        except TokenizerFileError:
+            if files[TOKENIZER_FILE] is None or files[VOCAB_FILE] is not None:
+                raise
+            # tokenizer.json is unreadable: vocab.json + merges.txt, when the folder or repo has them
+            vocab = resolve_file(pretrained_model_name_or_path, VOCAB_FILE, hub, required=False)
+            merges = resolve_file(pretrained_model_name_or_path, MERGES_FILE, hub, required=False) if vocab else None
+            if vocab is None or merges is None:
+                raise
+            return cls(vocab_file=vocab, merges_file=merges, tokenizer_file=files[TOKENIZER_FILE], **init)
 
     def save_pretrained(
         self, save_directory: str | os.PathLike[str], *, filename_prefix: str | None = None, **_: Any
@@ -875,6 +917,7 @@ class RobertaTokenizer:
     ) -> str | list[str] | None:
         """Id(s) to token string(s); None for an id outside the vocabulary."""
         ids = _to_python(ids)
+        _check_ids([ids] if isinstance(ids, int) else ids)
         if isinstance(ids, int):
             return self._tokenizer.id_to_token(ids)
         special = set(self.all_special_ids) if skip_special_tokens else set()
@@ -1261,6 +1304,8 @@ class RobertaTokenizer:
             except BaseException as err:  # the backend reports impossible truncations as Exception or a panic
                 if type(err) is Exception or type(err).__name__ == "PanicException":
                     raise ValueError(f"cannot encode with these truncation settings: {err}") from err
+                if isinstance(err, TypeError) and (found := _lone_surrogate(inputs)) is not None:
+                    raise ValueError(found) from None
                 raise
 
         fields: list[tuple[str, Callable[[Encoding], Any]]] = [("input_ids", lambda e: e.ids)]
@@ -1456,11 +1501,16 @@ class RobertaTokenizer:
                 defaults to the tokenizer's setting (True unless the config says otherwise).
 
         Returns:
-            The text.
+            The text. Ids past the vocabulary are left out, as the reference's fast tokenizer does.
+
+        Raises:
+            InvalidTokenIdError: (a ``ValueError``, and an ``OverflowError`` as the reference raises) for
+                a negative id or one of 2**32 or more.
         """
         token_ids = _to_python(token_ids)
         if isinstance(token_ids, int):
             token_ids = [token_ids]
+        _check_ids(token_ids)
         text = self._tokenizer.decode(token_ids, skip_special_tokens=skip_special_tokens)
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces

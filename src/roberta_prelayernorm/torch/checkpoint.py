@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Iterable
 
 import torch
@@ -33,12 +34,33 @@ def read_weights(files: Iterable[str]) -> dict[str, torch.Tensor]:
             else:
                 part = torch.load(path, map_location="cpu", weights_only=True, mmap=False)
         except Exception as e:  # safetensors and pickle raise many types for a damaged file
+            refused = unsafe_pickle(e)
+            if refused is not None:
+                raise CheckpointError(
+                    f"refused to load {path} as unsafe: it is a pickle that asks to run code ({refused}), not "
+                    f"only to rebuild tensors; this library never unpickles such objects. Get the weights as "
+                    f"model.safetensors from a source you trust"
+                ) from None
             raise CheckpointError(f"could not read weights file {path}: it is truncated or corrupt "
                                   f"({type(e).__name__}: {str(e)[:200]})") from None
         if not isinstance(part, dict) or not all(isinstance(v, torch.Tensor) for v in part.values()):
             raise CheckpointError(f"{path} is not a state dict of tensors")
         state.update(part)
     return state
+
+
+def unsafe_pickle(error: BaseException) -> str | None:
+    """What a ``weights_only`` load refused (``"GLOBAL posix.system"``), or None for other errors.
+
+    Only the refused name is kept from torch's message, never its advice to load the file unsafely.
+    """
+    import pickle
+
+    text = str(error)
+    if not isinstance(error, pickle.UnpicklingError) or "Weights only load failed" not in text:
+        return None
+    match = re.search(r"unsupported (GLOBAL [\w.<>]+|\w+ opcode|[\w ]+?)(?: whose|\.|\n|$)", text, re.IGNORECASE)
+    return match.group(1) if match else "objects other than tensors"
 
 
 def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, max_shard_size: int | str) -> None:

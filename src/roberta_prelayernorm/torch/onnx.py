@@ -28,10 +28,11 @@ import contextlib
 import inspect
 import logging
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..core import tasks
 from ..core.files import staging_folder
@@ -99,6 +100,7 @@ def export_onnx(
     output_attentions: bool = False,
     head_mask: torch.Tensor | None = None,
     use_cache: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> OnnxExport:
     """Export a model to an ONNX file with dynamic batch and sequence axes.
 
@@ -112,6 +114,7 @@ def export_onnx(
         output_attentions: Add the output ``attentions``: (layers, batch, heads, sequence, sequence).
         head_mask: A head mask of shape (heads,) or (layers, heads), fixed into the graph as a constant.
         use_cache: Not supported: a decoder's key/value cache is not exported (a ValueError says so).
+        progress: Called with a short line as each stage starts (loading, exporting, checking and saving).
 
     Returns:
         An :class:`OnnxExport` with the path, task, opset and the graph's input and output names.
@@ -121,7 +124,10 @@ def export_onnx(
             cross-attention, an int8-quantised model, an opset outside 17-22), an unknown task, or a
             task that does not fit the model.
         ImportError: if ``onnx`` or ``onnxscript`` is missing.
+        CheckpointError: (an ``OSError``) if the output cannot be written there; checked first, before
+            the export's tens of seconds.
     """
+    say = progress or (lambda line: None)
     if use_cache:
         raise ValueError("use_cache=True cannot be exported: the graph has no past_key_values inputs or outputs "
                          "and recomputes the whole sequence on each call")
@@ -134,10 +140,12 @@ def export_onnx(
     output = Path(output_path)
     if output.is_dir():
         raise ValueError(f"output {str(output)!r} is a folder; give the path of the .onnx file to write")
+    _check_writable(output)
     import torch
 
     if isinstance(model_or_path, (str, os.PathLike)):
         onnx = _require_onnx()  # before loading what may be a large checkpoint
+        say(f"loading {os.fspath(model_or_path)}")
         model = _load(model_or_path, task)
         task = _check_model(model, task)
     else:
@@ -155,6 +163,7 @@ def export_onnx(
     input_names = list(dims)
     training = model.training
     graph = _graph(model, outputs, head_mask, output_hidden_states, output_attentions)  # in eval mode
+    say(f"exporting {type(model).__name__} ({task}, opset {opset}): tracing the graph takes a while")
     try:  # traced with a mask, the model takes the padded layout: the graph serves any mask
         with _quiet_exporter():
             program = torch.onnx.export(graph, args, None, input_names=input_names, output_names=output_names,
@@ -165,11 +174,32 @@ def export_onnx(
     if written != opset:
         raise RuntimeError(f"asked for opset {opset}, but the exporter wrote opset {written}")
 
+    say(f"checking the graph and writing {output}")
     with staging_folder(str(output.parent)) as staging:  # the .onnx (and a .data beside it) appear at once
         staged = os.path.join(staging, output.name)
         program.save(staged)  # weights inline below 2 GB, else in <name>.data beside it
         onnx.checker.check_model(staged)
     return OnnxExport(output, task, opset, input_names, output_names)
+
+
+def _check_writable(output: Path) -> None:
+    """Raises CheckpointError unless the .onnx file can be written: a probe file in its folder (or the
+    nearest existing folder above) and beside that folder, where the staging goes."""
+    from ..core.errors import CheckpointError
+
+    folder = output.absolute().parent
+    for place in (folder, folder.parent):
+        existing = place
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise CheckpointError(f"cannot write {output}: {existing} is a file, not a folder")
+        try:
+            fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")
+            os.close(fd)
+            os.remove(probe)
+        except OSError as e:
+            raise CheckpointError(f"cannot write {output}: {existing} is not writable ({e.strerror or e})") from None
 
 
 def _require_onnx():  # noqa: ANN202 - the onnx module

@@ -73,9 +73,9 @@ def setup(device: str | None = None) -> Dist:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    from ..torch.devices import default_device, resolve_device
+
+    dev = default_device() if device is None else resolve_device(device)  # ValueError for a device we lack
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device("cuda", local_rank if world_size > 1 else torch.cuda.current_device())
     if dev.type == "cuda":

@@ -36,8 +36,11 @@ class MaskedBatch:
 def parse_split(split: str | Sequence[float]) -> tuple[float, float, float]:
     """``"80/10/10"``, ``"1,0,0"`` or three numbers → fractions (mask, random, keep) summing to 1.
 
+    The numbers are percentages that sum to 100 or fractions that sum to 1; anything else (``50/50/50``)
+    is refused rather than silently rescaled.
+
     Raises:
-        ValueError: If there are not three non-negative numbers with a positive sum.
+        ValueError: If there are not three non-negative numbers that sum to 100 or to 1.
     """
     if isinstance(split, str):
         parts = split.replace("/", ",").split(",")
@@ -50,6 +53,9 @@ def parse_split(split: str | Sequence[float]) -> tuple[float, float, float]:
     if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0:
         raise ValueError(f"mask split needs three non-negative numbers (mask/random/keep), got {split!r}")
     total = sum(values)
+    if not (abs(total - 100) < 1e-6 or abs(total - 1) < 1e-9):
+        raise ValueError(f"mask split {split!r} sums to {total:g}: give percentages that sum to 100 (such as "
+                         f"80/10/10) or fractions that sum to 1 (0.8/0.1/0.1)")
     return (values[0] / total, values[1] / total, values[2] / total)
 
 

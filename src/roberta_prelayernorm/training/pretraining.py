@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
+import logging
 import math
 import os
 import random
@@ -31,6 +31,8 @@ from torch import nn
 
 from ..core.errors import CheckpointError
 from ..core.config import RobertaPreLayerNormConfig
+from ..core.files import write_json
+from ..core.weights import is_weights_file
 from ..torch.pretrained import torch_dtype
 from . import distributed, state
 from .data import (
@@ -48,6 +50,25 @@ from .optim import build_optimizer, build_scheduler
 from .text import TOKENIZER_FILES, SpecialIds, load_tokenizer, save_tokenizer, tokenizer_folder, train_byte_level_bpe
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+logger = logging.getLogger("roberta_prelayernorm")
+
+
+class TrainingDiverged(FloatingPointError, ValueError):
+    """The loss became NaN or infinite (also a ``ValueError``, so that callers of bad settings catch it)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: where it stopped and the checkpoint to resume from (None when there is none)."""
+
+    def __init__(self, step: int, checkpoint: str | None, output_dir: str, save_every: int) -> None:
+        self.step, self.checkpoint, self.output_dir = step, checkpoint, output_dir
+        if checkpoint is not None:
+            detail = f"the last checkpoint is {checkpoint}: continue the run with resume=True"
+        elif save_every:
+            detail = f"before the first checkpoint (save_every={save_every}): nothing to resume, start again"
+        else:
+            detail = "no checkpoints are written (save_every=0): nothing to resume, start again"
+        super().__init__(f"at update {step}; {detail}")
 
 # settings that may change between a run and its resumption (everything else must match)
 FREE_ON_RESUME = frozenset({
@@ -255,8 +276,11 @@ def pretrain(config: PretrainConfig, *, texts: Iterable[str] | None = None,
     """
     config.validate(need_data=texts is None)
     dist = distributed.setup(config.device)
+    run = _Run(config, dist)
     try:
-        return _Run(config, dist).run(texts, eval_texts)
+        return run.run(texts, eval_texts)
+    except KeyboardInterrupt:
+        raise Interrupted(run.step, run.last_checkpoint, run.out, config.save_every) from None
     finally:
         dist.close()
 
@@ -267,15 +291,33 @@ class _Run:
         self.dist = dist
         self.out = os.path.abspath(config.output_dir)
         self.ckpt_root = os.path.join(self.out, state.CHECKPOINTS)
+        self.step = 0  # updates done, and the checkpoint to resume from (for Interrupted)
+        self.last_checkpoint: str | None = None
 
     def say(self, message: str) -> None:
         if self.dist.is_main and not self.cfg.quiet:
             print(message, file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------------------------- set-up
-    def prepare_output(self) -> str | None:
-        """Check the output folder; returns the checkpoint to resume from, if any."""
+    def prepare_output(self) -> tuple[str | None, dict[str, Any] | None, dict[str, Any] | None]:
+        """Check the output folder; returns the checkpoint to resume from (and its state and config), if any.
+
+        A folder that already holds a model (a finished run, a fine-tuned model) or checkpoints is never
+        replaced without ``overwrite`` (or continued without ``resume``); ``model`` may not be the output.
+        """
         cfg = self.cfg
+        if cfg.model is not None and os.path.isdir(cfg.model) and same_folder(cfg.model, self.out):
+            raise CheckpointError(f"output_dir {self.out} is the model this run starts from: write the new model "
+                                  f"to another output_dir")
+        has_checkpoints = state.latest_checkpoint(self.ckpt_root) is not None
+        if not cfg.resume and not cfg.overwrite:
+            if has_checkpoints:
+                raise CheckpointError(f"{self.out} already holds checkpoints; pass resume=True to continue the run "
+                                      f"or overwrite=True to start a new one")
+            held = holds_model(self.out)
+            if held:
+                raise CheckpointError(f"{self.out} already holds a model ({held}); pass overwrite=True to replace "
+                                      f"it, or choose another output_dir")
         error = None
         if self.dist.is_main:
             try:
@@ -285,18 +327,22 @@ class _Run:
         error = self.dist.broadcast_object(error)
         if error is not None:
             raise CheckpointError(error)
-        resume_from = None
+        resume = None
         if cfg.resume:
-            resume_from = state.resolve_resume(cfg.resume, self.out)
-        elif state.latest_checkpoint(self.ckpt_root) is not None:
-            if not cfg.overwrite:
-                raise CheckpointError(f"{self.out} already holds checkpoints; pass resume to continue the run "
-                                      f"or overwrite to start a new one")
+            folder, saved_state, saved_config, notes = state.find_resumable(cfg.resume, self.out)
+            if notes and self.dist.is_main:  # a warning even with quiet: the run goes on from an older step
+                logger.warning("%s; resuming from %s, the newest checkpoint that can be read", "; ".join(notes), folder)
+            resume = (folder, saved_state, saved_config)
+        elif has_checkpoints:
             self.dist.barrier()
             if self.dist.is_main:
                 shutil.rmtree(self.ckpt_root, ignore_errors=True)
         self.dist.barrier()
-        return resume_from
+        if self.dist.is_main:  # what a killed save left behind: staging beside the output, and in checkpoints/
+            state.remove_stale(self.ckpt_root)
+            remove_stale_siblings(self.out)
+        self.dist.barrier()
+        return resume or (None, None, None)
 
     def load_texts(self, texts, eval_texts) -> tuple[list[str], list[str]]:
         cfg = self.cfg
@@ -367,8 +413,8 @@ class _Run:
     def run(self, texts, eval_texts) -> PretrainResult:
         cfg, dist = self.cfg, self.dist
         t_start = time.monotonic()
-        resume_from = self.prepare_output()
-        saved_state, saved_config = (state.load_checkpoint(resume_from) if resume_from else (None, None))
+        resume_from, saved_state, saved_config = self.prepare_output()
+        self.last_checkpoint = resume_from
 
         train_docs, eval_docs = self.load_texts(texts, eval_texts)
         tokenizer = self.load_tokenizer(train_docs, resume_from)
@@ -472,6 +518,7 @@ class _Run:
             error = dist.broadcast_object(error)  # every process stops if rank 0 could not save
             if error is not None:
                 raise CheckpointError(error)
+            self.last_checkpoint = os.path.join(self.ckpt_root, state.step_name(step_done))
 
         while step < end:
             epoch, in_epoch = divmod(step, steps_per_epoch)
@@ -506,6 +553,7 @@ class _Run:
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            self.step = step
 
             loss_sum, correct = dist.all_reduce_sum([loss_sum, correct])
             window["loss"] += loss_sum
@@ -514,7 +562,10 @@ class _Run:
             window["steps"] += 1
             last_loss = loss_sum / max(total_targets, 1.0)
             if not math.isfinite(last_loss) and scaler is None:
-                raise FloatingPointError(f"the loss is {last_loss} at update {step}; lower lr or enable clipping")
+                kept = (f"; the last checkpoint, {self.last_checkpoint}, is from before"
+                        if self.last_checkpoint else "")
+                raise TrainingDiverged(f"the loss is {last_loss} at update {step}: training diverged; lower the "
+                                       f"learning rate (lr={cfg.lr:g}) or clip the gradients (max_grad_norm){kept}")
             if step % cfg.log_every == 0 or step == end:
                 elapsed = time.monotonic() - window["t"]
                 tokens_per_s = window["steps"] * global_batch * cfg.block_size / max(elapsed, 1e-9)
@@ -542,10 +593,9 @@ class _Run:
             if cfg.save_dtype:
                 final = model.to(torch_dtype(cfg.save_dtype))
             self.write_model(final, tokenizer, self.out)
-            with open(os.path.join(self.out, "training_config.json"), "w", encoding="utf-8") as f:
-                json.dump(run_config, f, indent=2, sort_keys=True)
-            with open(os.path.join(self.out, "eval_results.json"), "w", encoding="utf-8") as f:
-                json.dump({"step": step, **eval_result}, f, indent=2, sort_keys=True)
+            write_json(os.path.join(self.out, "training_config.json"), run_config, indent=2, sort_keys=True)
+            write_json(os.path.join(self.out, "eval_results.json"), {"step": step, **eval_result}, indent=2,
+                       sort_keys=True)
             if not plot_loss_curve(os.path.join(self.out, "metrics.jsonl"), os.path.join(self.out, "loss_curve.png")):
                 self.say("no loss_curve.png: drawing it needs matplotlib (pip install 'roberta-prelayernorm[train]')")
             shutil.rmtree(os.path.join(self.out, ".tokenizer"), ignore_errors=True)
@@ -633,6 +683,34 @@ def set_rng_state(states: list[dict[str, Any]], dist: distributed.Dist) -> None:
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()) + dist.rank)
 
 
+def same_folder(a: str, b: str) -> bool:
+    """Whether two paths name the same folder (through links, ``..`` and case-insensitive file systems)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def holds_model(folder: str) -> str | None:
+    """The model files ``folder`` holds (``"config.json, model.safetensors"``), or None."""
+    if not os.path.isdir(folder):
+        return None
+    found = sorted(n for n in os.listdir(folder) if n == "config.json" or is_weights_file(n))
+    return ", ".join(found) or None
+
+
+def remove_stale_siblings(folder: str) -> None:
+    """Remove the staging folders a killed final save of ``folder`` left beside it (``.tmp-<name>-…``)."""
+    parent, name = os.path.split(os.path.abspath(folder))
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.startswith((f".tmp-{name}-", f".old-{name}-")) and os.path.isdir(os.path.join(parent, entry)):
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+
+
 def check_writable(folder: str) -> None:
     """Create ``folder`` and write a probe file into it.
 
@@ -649,4 +727,5 @@ def check_writable(folder: str) -> None:
         raise CheckpointError(f"cannot write to the output folder {folder}: {e.strerror or e}") from None
 
 
-__all__ = ["PretrainConfig", "PretrainResult", "pretrain", "evaluate", "MaskedLMObjective", "TOKENIZER_FILES"]
+__all__ = ["PretrainConfig", "PretrainResult", "pretrain", "evaluate", "MaskedLMObjective", "TOKENIZER_FILES",
+           "TrainingDiverged", "Interrupted"]

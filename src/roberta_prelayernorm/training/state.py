@@ -11,7 +11,9 @@ A checkpoint is a folder ``checkpoints/step-00001000/`` holding
 It is written into ``checkpoints/.tmp-…``, flushed to disk and renamed into place in one step; only
 then does ``checkpoints/latest`` name it, and only then are checkpoints older than the last ``keep``
 removed. A crash or a full disk at any point leaves the previous checkpoint whole and ``latest``
-pointing at it.
+pointing at it; the staging folders a killed save leaves behind are removed at the next save or
+resume (:func:`remove_stale`). On resume, a latest checkpoint that cannot be read (a 0-byte or
+corrupt ``trainer_state.pt``) gives way to the newest intact one (:func:`find_resumable`).
 """
 
 from __future__ import annotations
@@ -83,9 +85,30 @@ def prune(root: str, *, keep: int, protect: str) -> None:
     for folder in steps[:-keep]:
         if os.path.abspath(folder) != os.path.abspath(protect):
             shutil.rmtree(folder, ignore_errors=True)
-    for name in os.listdir(root):
-        if name.startswith((".tmp-step-", ".old-step-")):
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+    remove_stale(root)
+
+
+STALE = (".tmp-", ".old-")  # staging_folder's and atomic_write_text's temporary names
+
+
+def remove_stale(root: str) -> list[str]:
+    """Remove what a killed save left in ``root`` (``.tmp-step-…``, ``.old-step-…``, ``.tmp-…latest``);
+    returns their names. Only this process's run writes there, so nothing in use is removed."""
+    if not os.path.isdir(root):
+        return []
+    removed = []
+    for name in sorted(os.listdir(root)):
+        if name.startswith(STALE):
+            path = os.path.join(root, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.remove(path)
+                except OSError:
+                    continue
+            removed.append(name)
+    return removed
 
 
 def list_checkpoints(root: str) -> list[str]:
@@ -137,14 +160,75 @@ def resolve_resume(resume: bool | str, output_dir: str) -> str:
 
 
 def load_checkpoint(folder: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(trainer state, training config) of a checkpoint folder."""
+    """(trainer state, training config) of a checkpoint folder, once its weights file is checked too.
+
+    Raises:
+        CheckpointError: Naming the file that cannot be read, and why.
+    """
+    path = os.path.join(folder, TRAINER_STATE)
     try:
-        state = torch.load(os.path.join(folder, TRAINER_STATE), map_location="cpu", weights_only=True)
-        with open(os.path.join(folder, TRAINING_CONFIG), encoding="utf-8") as f:
+        if os.path.getsize(path) == 0:
+            raise CheckpointError(f"{path} is empty (0 bytes)")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except Exception as e:  # EOFError, UnpicklingError, RuntimeError ... for a damaged file
+        raise CheckpointError(f"{path} cannot be read: it is truncated or corrupt ({type(e).__name__}: "
+                              f"{str(e)[:120]})") from None
+    if not isinstance(state, dict) or "step" not in state:
+        raise CheckpointError(f"{path} is not a trainer state (no step)")
+    path = os.path.join(folder, TRAINING_CONFIG)
+    try:
+        with open(path, encoding="utf-8") as f:
             config = json.load(f)
-    except (OSError, RuntimeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"cannot read the checkpoint {folder}: {e}") from None
+    except OSError as e:
+        raise CheckpointError(f"{path} cannot be read: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(config).__name__}, not the object of a training config")
+    weights = os.path.join(folder, "model.safetensors")
+    if os.path.isfile(weights):
+        try:
+            from safetensors import safe_open
+
+            with safe_open(weights, framework="pt") as f:
+                f.keys()
+        except Exception as e:  # a damaged header raises several types
+            raise CheckpointError(f"{weights} cannot be read: it is truncated or corrupt ({str(e)[:120]})") from None
     return state, config
+
+
+def find_resumable(resume: bool | str, output_dir: str) -> tuple[str, dict[str, Any], dict[str, Any], list[str]]:
+    """The checkpoint to resume from, read: ``(folder, trainer state, training config, notes)``.
+
+    With ``resume=True`` a latest checkpoint that cannot be read gives way to the newest intact one
+    (``notes`` says which was passed over and why). With a path, a checkpoint that cannot be read is an
+    error that names the newest intact checkpoint beside it.
+
+    Raises:
+        CheckpointError: If no checkpoint there can be read.
+    """
+    chosen = resolve_resume(resume, output_dir)
+    try:
+        return (chosen, *load_checkpoint(chosen), [])
+    except CheckpointError as first:
+        root = os.path.dirname(os.path.abspath(chosen))
+        problem = str(first)
+    notes = [f"{os.path.basename(chosen)} cannot be resumed from ({problem})"]
+    for folder in reversed(list_checkpoints(root)):
+        if os.path.abspath(folder) == os.path.abspath(chosen):
+            continue
+        try:
+            state, config = load_checkpoint(folder)
+        except CheckpointError as e:
+            notes.append(f"{os.path.basename(folder)} neither ({e})")
+            continue
+        if resume is True or resume in ("auto", "latest"):
+            return folder, state, config, notes
+        raise CheckpointError(f"cannot resume from {chosen}: {problem}; the newest intact checkpoint is {folder}: "
+                              f"resume from it (resume={folder})")
+    raise CheckpointError(f"cannot resume from {chosen}: {problem}; no other checkpoint in {root} can be read")
 
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

@@ -42,30 +42,88 @@ class Feature:
 
 
 # ------------------------------------------------------------------------------------------ readers
-def read_records(path: str) -> list[dict[str, Any]]:
-    """Rows of a CSV, TSV or JSON-lines file (by extension; ``.json`` may also hold a list of rows)."""
+class Rows(list):
+    """The rows of a table file (a list of dicts), with ``lines[i]``: the line row ``i`` starts on."""
+
+    def __init__(self, rows: list[dict[str, Any]], lines: list[int]) -> None:
+        super().__init__(rows)
+        self.lines = lines
+
+    def where(self, path: str, index: int) -> str:
+        """``"train.csv, row 3 (line 4)"``: the row's number and the line it starts on."""
+        return f"{path}, row {index + 1} (line {self.lines[index]})"
+
+
+def read_records(path: str) -> Rows:
+    """Rows of a CSV, TSV or JSON-lines file (by extension; ``.json`` may also hold a list of rows).
+
+    Each row is a dict; a CSV row with fewer cells than the header has None for the missing ones (the
+    tasks refuse those they need, naming the row). A byte-order mark at the start is dropped.
+
+    Raises:
+        DataError: Naming the file and line: not UTF-8, a quoted CSV field that is never closed, a
+            JSON line that does not parse or is not an object.
+    """
     ext = os.path.splitext(path)[1].lower()
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8-sig", newline="") as f:
             if ext in (".csv", ".tsv"):
-                return list(csv.DictReader(f, delimiter="\t" if ext == ".tsv" else ","))
+                return _read_csv(f, path, "\t" if ext == ".tsv" else ",")
             if ext in (".jsonl", ".json"):
                 text = f.read()
                 if ext == ".json" and text.lstrip().startswith("["):
-                    return json.loads(text)
-                rows = []
-                for n, line in enumerate(text.splitlines(), 1):
-                    if line.strip():
-                        try:
-                            rows.append(json.loads(line))
-                        except json.JSONDecodeError as e:
-                            raise DataError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
-                return rows
+                    items = json.loads(text)
+                    numbered = list(enumerate(items if isinstance(items, list) else [items], 1))
+                    what = "item"
+                else:
+                    numbered = []
+                    for n, line in enumerate(text.splitlines(), 1):
+                        if line.strip():
+                            try:
+                                numbered.append((n, json.loads(line)))
+                            except json.JSONDecodeError as e:
+                                raise DataError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
+                    what = "line"
+                for n, row in numbered:
+                    if not isinstance(row, dict):
+                        raise DataError(f"{path}, {what} {n}: expected a JSON object of columns, got "
+                                        f"{type(row).__name__}")
+                return Rows([row for _, row in numbered], [n for n, _ in numbered])
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"cannot read {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"cannot read {path}: not valid JSON ({e.msg}, line {e.lineno})") from None
     raise DataError(f"{path}: unknown format {ext!r}; use .csv, .tsv, .jsonl or .json")
+
+
+def _read_csv(handle: Any, path: str, delimiter: str) -> Rows:
+    """Rows of a CSV/TSV file; a quote that is never closed is an error naming the line it opens on."""
+    reader = csv.DictReader(handle, delimiter=delimiter, strict=True)
+    rows, lines = [], []
+    start = 2  # the line after the header
+    try:
+        for row in reader:
+            start = reader.line_num - _newlines(row) if reader.line_num else start
+            if None in row:  # more cells than the header
+                width = len(reader.fieldnames or [])
+                raise DataError(f"{path}, line {start}: {width + len(row[None])} cells, but the header has {width} "
+                                f"(a {delimiter!r} inside an unquoted text?)")
+            rows.append(row)
+            lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as e:
+        if "unexpected end of data" in str(e) or reader.line_num > start:
+            raise DataError(f"{path}, line {start}: a quoted field opens here and is never closed (an unmatched "
+                            f"\"); the rest of the file would become one text") from None
+        raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({e})") from None
+    return Rows(rows, lines)
+
+
+def _newlines(row: dict[Any, Any]) -> int:
+    """Line breaks inside the quoted cells of a row (a row spans that many extra lines)."""
+    return sum(v.count("\n") for v in row.values() if isinstance(v, str))
 
 
 def read_conll(path: str) -> list[tuple[list[str], list[str]]]:
@@ -109,9 +167,23 @@ class Task:
     model_class = ""  # name in roberta_prelayernorm.torch.modeling, from the task table
     main_metric = ""
 
-    def __init__(self, *, max_length: int = 256, **options: Any) -> None:
+    def __init__(self, *, max_length: int = 256, allow_single_class: bool = False, **options: Any) -> None:
         self.max_length = max_length
+        self.allow_single_class = allow_single_class
         self.options = options
+        self.warnings: list[str] = []  # said to the user after fit_labels
+
+    def check_classes(self, path: str, what: str = "label") -> None:
+        """A classifier needs two classes: one is an error, or a warning with ``allow_single_class``."""
+        labels = getattr(self, "labels", [])
+        if len(labels) != 1:
+            return
+        message = (f"{path}: every example has the {what} {labels[0]!r}, so the model would learn a single "
+                   f"class and always predict it")
+        if not self.allow_single_class:
+            raise DataError(f"{message}; give data with two classes or more, name the classes with labels=a,b, or "
+                            f"pass allow_single_class=True")
+        self.warnings.append(message)
 
     # the label set, fitted on the training file (or given), saved in the config
     def fit_labels(self, examples: list[Any], given: Sequence[str] | None) -> None:
@@ -184,21 +256,28 @@ class SequenceClassification(Task):
             if name and name not in columns:
                 raise DataError(f"{path} has no column {name!r}; columns: {columns}")
         out = []
-        for n, row in enumerate(rows, 1):
+        for n, row in enumerate(rows):
+            where = rows.where(path, n)
+            for name in (self.text_column, self.pair_column or None, self.label_column):
+                if name and row.get(name) is None:
+                    cells = sum(v is not None for v in row.values())
+                    raise DataError(f"{where}: no {name!r} value (the row has {cells} of the {len(columns)} "
+                                    f"columns {columns})")
             text = row[self.text_column]
             if not isinstance(text, str):
-                raise DataError(f"{path}, row {n}: the text is not a string")
+                raise DataError(f"{where}: the text is not a string")
             out.append({"text": text, "pair": row[self.pair_column] if self.pair_column else None,
-                        "label": row[self.label_column], "where": f"{path}, row {n}"})
+                        "label": row[self.label_column], "where": where, "path": path})
         return out
 
     def fit_labels(self, examples, given) -> None:
         if given:
             self.labels = [str(x) for x in given]
-            return
-        found = {str(e["label"]) for e in examples}
-        numeric = all(_is_int(x) for x in found)
-        self.labels = sorted(found, key=lambda x: (int(x) if numeric else 0, x))
+        else:
+            found = {str(e["label"]) for e in examples}
+            numeric = all(_is_int(x) for x in found)
+            self.labels = sorted(found, key=lambda x: (int(x) if numeric else 0, x))
+        self.check_classes(examples[0]["path"] if examples else "the training file")
 
     def label_id(self, example: dict) -> int:
         label = str(example["label"])
@@ -275,9 +354,10 @@ class TokenClassification(Task):
     def fit_labels(self, examples, given) -> None:
         if given:
             self.labels = [str(x) for x in given]
-            return
-        found = {t for e in examples for t in e["tags"]}
-        self.labels = sorted(found, key=lambda t: (t != "O", t[2:], t))  # O first, then by entity type
+        else:
+            found = {t for e in examples for t in e["tags"]}
+            self.labels = sorted(found, key=lambda t: (t != "O", t[2:], t))  # O first, then by entity type
+        self.check_classes(examples[0]["where"] if examples else "the training file", what="tag")
 
     def model_kwargs(self):
         return {"id2label": dict(enumerate(self.labels)), "label2id": {n: i for i, n in enumerate(self.labels)}}
@@ -349,17 +429,21 @@ class QuestionAnswering(Task):
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             raise DataError(f"{path} is not SQuAD JSON: expected {{\"data\": [...]}}")
         out = []
-        for article in data["data"]:
-            for paragraph in article.get("paragraphs", []):
-                context = paragraph["context"]
-                for qa in paragraph.get("qas", []):
-                    answers = [] if qa.get("is_impossible") else qa.get("answers", [])
-                    for a in answers:
-                        if context[a["answer_start"]: a["answer_start"] + len(a["text"])] != a["text"]:
-                            raise DataError(f"{path}, question {qa['id']}: the answer {a['text']!r} is not at "
-                                            f"answer_start {a['answer_start']} of its context")
-                    out.append({"id": str(qa["id"]), "question": qa["question"].strip(), "context": context,
-                                "answers": answers})
+        try:
+            for article in data["data"]:
+                for paragraph in article.get("paragraphs", []):
+                    context = paragraph["context"]
+                    for qa in paragraph.get("qas", []):
+                        answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+                        for a in answers:
+                            if context[a["answer_start"]: a["answer_start"] + len(a["text"])] != a["text"]:
+                                raise DataError(f"{path}, question {qa['id']}: the answer {a['text']!r} is not at "
+                                                f"answer_start {a['answer_start']} of its context")
+                        out.append({"id": str(qa["id"]), "question": qa["question"].strip(), "context": context,
+                                    "answers": answers})
+        except (KeyError, TypeError, AttributeError) as e:
+            what = f"the key {e.args[0]!r} is missing" if isinstance(e, KeyError) else str(e)
+            raise DataError(f"{path} is not SQuAD JSON: {what} (question {len(out) + 1})") from None
         if not out:
             raise DataError(f"{path} has no questions")
         return out

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 from tokenizers import Tokenizer
 
 from ..tokenizer import bpe
-from ..tokenizer.files import MERGES_FILE, TOKENIZER_FILE, TOKENIZER_FILES, VOCAB_FILE, read_json, read_merges
+from ..tokenizer.files import MERGES_FILE, TOKENIZER_FILE, TOKENIZER_FILES, VOCAB_FILE, load_backend
 from ..tokenizer.files import tokenizer_folder as tokenizer_folder
 
 FIRST_SPECIALS = bpe.FIRST_SPECIALS
@@ -63,13 +63,12 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
         OSError: If the folder holds neither.
     """
     folder = os.fspath(path)
-    if os.path.isfile(os.path.join(folder, TOKENIZER_FILE)):
-        tokenizer = Tokenizer.from_file(os.path.join(folder, TOKENIZER_FILE))
-    elif os.path.isfile(os.path.join(folder, VOCAB_FILE)) and os.path.isfile(os.path.join(folder, MERGES_FILE)):
-        tokenizer = bpe.pipeline(read_json(os.path.join(folder, VOCAB_FILE)),
-                                 read_merges(os.path.join(folder, MERGES_FILE)), specials=True)
-    else:
+    found = {name: os.path.join(folder, name) if os.path.isfile(os.path.join(folder, name)) else None
+             for name in (TOKENIZER_FILE, VOCAB_FILE, MERGES_FILE)}
+    if found[TOKENIZER_FILE] is None and (found[VOCAB_FILE] is None or found[MERGES_FILE] is None):
         raise OSError(f"no tokenizer in {folder}: expected tokenizer.json, or vocab.json and merges.txt")
+    # a tokenizer.json that cannot be read falls back to vocab.json + merges.txt (warned)
+    tokenizer = load_backend(found[TOKENIZER_FILE], found[VOCAB_FILE], found[MERGES_FILE], specials=True)
     SpecialIds(tokenizer)  # raises if RoBERTa's special tokens are missing
     return tokenizer
 
