@@ -178,8 +178,11 @@ def test_masked_lm_checkpoint_into_bare_model(tmp_path: Path, caplog: pytest.Log
     caplog.set_level(logging.WARNING, logger=LOGGER)
     model, info = ours("RobertaPreLayerNormModel").from_pretrained(tmp_path, output_loading_info=True)
     _, expected = transformers.RobertaPreLayerNormModel.from_pretrained(tmp_path, output_loading_info=True)
-    assert our_info(info) == ref_info(expected)
-    assert sorted(info["missing_keys"]) == ["pooler.dense.bias", "pooler.dense.weight"]
+    assert our_info(info)["unexpected_keys"] == ref_info(expected)["unexpected_keys"]
+    # keys are named as the checkpoint names them, as transformers 4.37.2 does (the newest names missing
+    # keys as the model does; test_loading_report_names_keys_as_4_37_2 covers every direction)
+    assert sorted(info["missing_keys"]) == ["roberta_prelayernorm.pooler.dense.bias",
+                                            "roberta_prelayernorm.pooler.dense.weight"]
     assert info["unexpected_keys"] and all(k.startswith("lm_head.") for k in info["unexpected_keys"])
     messages = [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
     assert any("pooler.dense.weight" in m and "newly initialized" in m for m in messages)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import transformers
 
 import roberta_prelayernorm
@@ -133,7 +136,7 @@ def test_real_config_round_trip(tmp_path: Path) -> None:
     assert config.label2id == REAL_CONFIG["label2id"]
     assert config.num_labels == 3
     assert config.masking_recipe == REAL_CONFIG["masking_recipe"]
-    assert config.torch_dtype == "float32"
+    assert config.torch_dtype == torch.float32  # a torch.dtype in memory (torch is imported), a name in JSON
     assert config.type_vocab_size == 1 and config.max_position_embeddings == 514
 
     config.save_pretrained(tmp_path / "dst")
@@ -169,7 +172,7 @@ def test_newer_dtype_key_kept(tmp_path: Path) -> None:
     del data["torch_dtype"]
     config = RobertaPreLayerNormConfig.from_pretrained(write_config(tmp_path / "src", data))
     ref = transformers.AutoConfig.from_pretrained(tmp_path / "src")
-    assert config.torch_dtype == str(ref.dtype).removeprefix("torch.") == "bfloat16"
+    assert config.torch_dtype == ref.dtype == torch.bfloat16
     config.save_pretrained(tmp_path / "dst")
     saved = json.loads((tmp_path / "dst" / "config.json").read_text(encoding="utf-8"))
     assert saved["dtype"] == "bfloat16"
@@ -246,7 +249,7 @@ def test_from_dict_round_trip() -> None:
     again = RobertaPreLayerNormConfig.from_dict(config.to_dict())
     assert again == config
     assert again.id2label == {0: "x", 1: "y", 2: "z"}
-    assert again.custom == "value" and again.torch_dtype == "float16"
+    assert again.custom == "value" and again.torch_dtype == torch.float16
 
 
 def test_from_dict_overrides() -> None:
@@ -264,11 +267,19 @@ def test_from_dict_wrong_model_type() -> None:
 
 
 def test_torch_dtype_object_stored_as_name() -> None:
-    import torch
-
     config = RobertaPreLayerNormConfig(torch_dtype=torch.bfloat16)
-    assert config.torch_dtype == "bfloat16"
+    assert config.torch_dtype == torch.bfloat16
     assert json.loads(config.to_json_string())["torch_dtype"] == "bfloat16"
+    assert RobertaPreLayerNormConfig(torch_dtype="float64").torch_dtype == torch.float64  # any torch dtype name
+
+
+def test_torch_dtype_is_a_name_without_torch() -> None:
+    """The core imports no torch: in a process without it, the dtype stays its name."""
+    code = ("import sys, json; from roberta_prelayernorm.core.config import RobertaPreLayerNormConfig as C; "
+            "c = C(torch_dtype='float16'); assert 'torch' not in sys.modules; "
+            "print(json.dumps([c.torch_dtype, c.to_dict()['torch_dtype']]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == ["float16", "float16"]
 
 
 # ------------------------------------------------------------------------------------- interchange
@@ -305,7 +316,7 @@ def test_we_load_what_transformers_saves(tmp_path: Path) -> None:
     for name in DOCUMENTED + GENERAL:
         if hasattr(ref, name):
             assert getattr(ours, name) == getattr(ref, name), name
-    assert ours.torch_dtype == "float16"
+    assert ours.torch_dtype == torch.float16
 
 
 def test_save_creates_folder(tmp_path: Path) -> None:

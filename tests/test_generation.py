@@ -163,8 +163,11 @@ def test_generation_config_file(tmp_path: Path) -> None:
     config = GenerationConfig.from_pretrained(tmp_path, model.config)
     assert (config.max_new_tokens, config.do_sample, config.top_k, config.eos_ids(), config.pad_token_id) == (
         3, True, 7, [2, 5], 1)
-    assert GenerationConfig.from_pretrained(tmp_path / "none", model.config) == GenerationConfig.from_model_config(
+    (tmp_path / "empty").mkdir()
+    assert GenerationConfig.from_pretrained(tmp_path / "empty", model.config) == GenerationConfig.from_model_config(
         model.config)
+    with pytest.raises(OSError, match="does not exist"):
+        GenerationConfig.from_pretrained(tmp_path / "none", model.config)
     (tmp_path / "generation_config.json").write_text("{broken")
     with pytest.raises(OSError, match="not valid JSON"):
         GenerationConfig.from_pretrained(tmp_path)
@@ -190,3 +193,73 @@ def test_bad_arguments() -> None:
         generate(model, ids[:, :0])
     with pytest.raises(TypeError, match="integers"):
         generate(model, ids.float())
+
+
+# -------------------------------------------------------------- transformers 4.37.2, token for token
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def golden_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "reference" / "make_dropin_golden.py"
+    spec = importlib.util.spec_from_file_location("make_dropin_golden", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # imports transformers only in main()
+    return module
+
+
+@pytest.fixture(scope="module")
+def golden_lm():
+    """The recorded causal LM, rebuilt from the script's weight recipe (its checksum checked first)."""
+    from safetensors.torch import load_file
+
+    data = json.loads((GOLDEN / "dropin_generation.json").read_text(encoding="utf-8"))
+    assert data["generated_with"]["transformers"] == "4.37.2"
+    recipe = golden_script()
+    spec = data["model"]
+    state = recipe.lm_state_dict(spec["parameters"], spec["seed"])
+    model = rp.RobertaPreLayerNormForCausalLM(rp.RobertaPreLayerNormConfig(**spec["config"])).eval()
+    info = model.load_checkpoint_state(state)
+    assert not info.unexpected_keys and all(k.startswith("lm_head.decoder.") for k in info.missing_keys)
+    return model, data["cases"], load_file(str(GOLDEN / "dropin_generation.safetensors"))
+
+
+def flat_fields(name: str, out: object, fields: list[str]) -> dict[str, torch.Tensor]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "golden_format", Path(__file__).resolve().parent / "reference" / "golden_format.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    flat = {}
+    for field in fields:
+        flat.update(module.flatten(f"{name}.{field}", out[field]))
+    return flat
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("case", [c[0] for c in golden_script().GENERATION_CASES])
+def test_generate_matches_4_37_2(golden_lm, case: str) -> None:
+    """Greedy, sampling, beam search and beam sampling with the score processors, and the
+    return_dict_in_generate outputs (scores, sequence scores, beam indices, attentions, hidden states)."""
+    model, cases, tensors = golden_lm
+    recorded = next(c for c in cases if c["name"] == case)
+    ids = torch.tensor(recorded["input_ids"])
+    out = generate(model, ids, torch.ones_like(ids), seed=recorded["seed"], **recorded["parameters"])
+    sequences = out if isinstance(out, torch.Tensor) else out.sequences
+    assert sequences.tolist() == recorded["output"]
+    if not recorded["fields"]:
+        assert isinstance(out, torch.Tensor)
+        return
+    assert out.keys() == recorded["fields"] + (["past_key_values"] if "past_key_values" in out.keys() else [])
+    got = flat_fields(case, out, recorded["fields"])
+    want = {k: v for k, v in tensors.items() if k.startswith(case + ".")}
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if value.is_floating_point():
+            finite = torch.isfinite(value)
+            assert torch.equal(finite, torch.isfinite(got[key])) and torch.equal(value[~finite], got[key][~finite])
+            torch.testing.assert_close(got[key][finite], value[finite], atol=1e-5, rtol=0, msg=key)
+        else:
+            assert torch.equal(got[key], value), key
