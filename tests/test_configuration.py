@@ -325,3 +325,93 @@ def test_save_creates_folder(tmp_path: Path) -> None:
     config.save_pretrained(target)
     assert sorted(p.name for p in target.iterdir()) == ["config.json"]
     assert RobertaPreLayerNormConfig.from_pretrained(target) == config
+
+
+# ------------------------------------------------------------------- general attributes (4.37.2 golden)
+GOLDEN = Path(__file__).resolve().parent / "golden" / "dropin_configs.json"
+
+
+@pytest.fixture(scope="module")
+def golden_configs() -> dict[str, Any]:
+    data = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert data["generated_with"]["transformers"] == "4.37.2"
+    return data
+
+
+@pytest.mark.golden
+def test_general_attributes_have_the_reference_defaults(golden_configs: dict[str, Any]) -> None:
+    """Every general attribute of 4.37.2's PretrainedConfig that generic code reads, at its default."""
+    config = RobertaPreLayerNormConfig()
+    for name, value in golden_configs["general_defaults"].items():
+        assert getattr(config, name) == value, name
+    for name, value in golden_configs["generation_defaults"].items():  # the legacy generation parameters
+        assert getattr(config, name) == value, name
+    assert config.use_return_dict and config.name_or_path == ""
+    with pytest.raises(AttributeError):
+        config.not_an_attribute  # noqa: B018
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("case", ["defaults", "general_set", "legacy_generation", "legacy_gradient_checkpointing"])
+def test_config_json_as_4_37_2_writes_it(golden_configs: dict[str, Any], case: str, tmp_path: Path) -> None:
+    """Set general attributes are written as the reference writes them (defaults are not), and read back."""
+    recorded = golden_configs["saved"][case]
+    base = {k: v for k, v in recorded["written"].items() if k not in recorded["kwargs"]}
+    config = RobertaPreLayerNormConfig(**{**base, **recorded["kwargs"]})
+    config.save_pretrained(tmp_path)
+    written = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    for key, value in recorded["written"].items():
+        assert written.get(key, "<absent>") == value, key
+    defaults = set(golden_configs["general_defaults"]) | set(golden_configs["generation_defaults"])
+    extra = {k for k in set(written) - set(recorded["written"]) if k in defaults}
+    assert extra <= set(DOCUMENTED + GENERAL) | {"torch_dtype"}, extra  # ours writes these always
+    again = RobertaPreLayerNormConfig.from_pretrained(tmp_path)
+    for key, value in recorded["kwargs"].items():
+        if key == "pruned_heads":
+            assert again.pruned_heads == {int(k): v for k, v in value.items()}
+        elif key == "torch_dtype":
+            assert again.torch_dtype == torch.float16
+        else:
+            assert getattr(again, key) == value, key
+
+
+def test_torchscript_turns_return_dict_off() -> None:
+    config = RobertaPreLayerNormConfig(torchscript=True)
+    assert config.return_dict and not config.use_return_dict
+    assert not RobertaPreLayerNormConfig(return_dict=False).use_return_dict
+
+
+def test_pruned_heads_keys_are_ints_after_json(tmp_path: Path) -> None:
+    config = RobertaPreLayerNormConfig(pruned_heads={"1": [0, 2], 3: [1]})
+    assert config.pruned_heads == {1: [0, 2], 3: [1]}
+    config.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["pruned_heads"] == {"1": [0, 2], "3": [1]}
+    assert RobertaPreLayerNormConfig.from_pretrained(tmp_path).pruned_heads == {1: [0, 2], 3: [1]}
+    with pytest.raises(ValueError, match="pruned_heads"):
+        RobertaPreLayerNormConfig(pruned_heads=[1, 2])
+
+
+def test_heads_need_not_divide_hidden_size_in_the_config() -> None:
+    """As the reference: accepted by the config, refused when a model is built (tests/test_errors.py)."""
+    ref = transformers.RobertaPreLayerNormConfig(hidden_size=30, num_attention_heads=4)
+    ours = RobertaPreLayerNormConfig(hidden_size=30, num_attention_heads=4)
+    assert (ours.hidden_size, ours.num_attention_heads) == (ref.hidden_size, ref.num_attention_heads)
+    with pytest.raises(ValueError, match=r"hidden_size \(30\) is not a multiple of num_attention_heads \(4\)"):
+        ours.validate()
+
+
+@pytest.mark.golden
+def test_legacy_gradient_checkpointing_key(golden_configs: dict[str, Any], tmp_path: Path) -> None:
+    """``"gradient_checkpointing": true`` in an old config.json turns it on in the model built from it,
+    and is consumed (not saved again), as in 4.37.2."""
+    import roberta_prelayernorm as rp
+
+    recorded = golden_configs["legacy_gradient_checkpointing"]
+    write_config(tmp_path / "old", golden_configs["saved"]["legacy_gradient_checkpointing"]["written"])
+    config = RobertaPreLayerNormConfig.from_pretrained(tmp_path / "old")
+    assert config.gradient_checkpointing is True
+    model = rp.RobertaPreLayerNormForCausalLM(config)
+    assert model.is_gradient_checkpointing == recorded["enabled"] is True
+    assert hasattr(model.config, "gradient_checkpointing") == recorded["left_in_config"] is False
+    model.save_pretrained(tmp_path / "new")
+    assert "gradient_checkpointing" not in json.loads((tmp_path / "new" / "config.json").read_text())

@@ -584,7 +584,8 @@ class GenerationMixin:
                  **kwargs: Any) -> Any:
         return generate(self, input_ids, attention_mask, **kwargs)
 
-    def can_generate(self) -> bool:
+    @classmethod
+    def can_generate(cls) -> bool:
         return True
 
 

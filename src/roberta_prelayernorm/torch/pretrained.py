@@ -17,6 +17,7 @@ from ..core.generation import GENERATION_CONFIG_NAME, GenerationConfig
 from ..core.hub import HubOptions
 from ..core.weights import BASE_PREFIX, is_ignored_unexpected, match_prefix, resolve_weights, tied_aliases
 from .checkpoint import read_weights, save_weights
+from .generation import GenerationMixin
 
 logger = logging.getLogger("roberta_prelayernorm")
 M = TypeVar("M", bound="RobertaPreLayerNormPreTrainedModel")
@@ -111,9 +112,10 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
     def get_output_embeddings(self) -> nn.Linear | None:
         return None
 
-    def can_generate(self) -> bool:
+    @classmethod
+    def can_generate(cls) -> bool:
         """Whether the class has ``generate`` (the causal LM): only then a ``generation_config`` is kept."""
-        return False
+        return issubclass(cls, GenerationMixin)
 
     @property
     def device(self) -> torch.device:
