@@ -587,6 +587,10 @@ def test_prune_heads_bad_input() -> None:
     with pytest.raises(ValueError, match="head -1"):
         model.prune_heads({0: [-1]})
     assert model.config.pruned_heads == {}  # nothing was pruned
+    counted_from_the_end = rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny()))
+    counted_from_the_end.prune_heads({-1: [0], 0: [1]})  # as the reference: Python indexing, recorded as given
+    assert counted_from_the_end.config.pruned_heads == {-1: [0], 0: [1]}
+    assert [layer.attention.self.num_heads for layer in counted_from_the_end.encoder.layer] == [3, 3]
     model.prune_heads({0: [1], 1: [0, 1, 2, 3]})  # a layer may lose every head
     ids, mask = batch()
     with torch.no_grad():

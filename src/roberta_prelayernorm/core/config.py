@@ -61,8 +61,8 @@ class RobertaPreLayerNormConfig:
         vocab_size: Number of token ids.
         hidden_size: Width of the residual stream and the pooler.
         num_hidden_layers: Number of encoder layers.
-        num_attention_heads: Attention heads per layer; must divide ``hidden_size`` (checked when a model
-            is built, as in the reference).
+        num_attention_heads: Attention heads per layer; must divide ``hidden_size``. (Sizes are checked
+            when a model is built, by :meth:`validate`, as in the reference; the config accepts them.)
         intermediate_size: Width of the feed-forward layer.
         hidden_act: "gelu" (exact erf), "gelu_new" (tanh approximation), "relu" or "silu".
         hidden_dropout_prob: Dropout on embeddings and on each residual branch.
@@ -98,10 +98,12 @@ class RobertaPreLayerNormConfig:
             gradient checkpointing on when a model is built from the config.
 
     Raises:
-        ValueError: If a value is out of its allowed set or the sizes do not fit together.
+        ValueError: If a choice (``hidden_act``, ``position_embedding_type``, ``problem_type``), a dropout
+            or ``layer_norm_eps`` is out of its allowed set; sizes raise in :meth:`validate`.
     """
 
     model_type = MODEL_TYPE
+    is_composition = False  # a single model, not one made of sub-configs (generic code reads this)
 
     def __init__(
         self,
@@ -181,7 +183,7 @@ class RobertaPreLayerNormConfig:
             self.label2id = {name: i for i, name in self.id2label.items()}
         for key, value in kwargs.items():
             setattr(self, key, value)
-        self._validate(heads=False)  # heads are checked when a model is built, as in the reference
+        self._validate(sizes=False)  # sizes are checked when a model is built, as in the reference
 
     def __getattr__(self, name: str) -> Any:
         """The reference's general attributes that were not set: their defaults."""
@@ -217,7 +219,7 @@ class RobertaPreLayerNormConfig:
     def pruned_heads(self, value: dict[Any, list[int]]) -> None:
         if not isinstance(value, dict):
             raise ValueError(f"pruned_heads must be a dict {{layer: [heads]}}, got {type(value).__name__}")
-        self._pruned_heads = {int(layer): list(heads) for layer, heads in value.items()}
+        self._pruned_heads = {_layer_key(layer): heads for layer, heads in value.items()}
 
     @property
     def name_or_path(self) -> str:
@@ -275,19 +277,24 @@ class RobertaPreLayerNormConfig:
         Raises:
             ValueError: Naming the first field that is wrong.
         """
-        self._validate(heads=True)
+        self._validate(sizes=True)
 
-    def _validate(self, *, heads: bool) -> None:
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if heads and self.hidden_size % self.num_attention_heads:
-            raise ValueError(
-                f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
-                f"({self.num_attention_heads})"
-            )
+    def _validate(self, *, sizes: bool) -> None:
+        """``sizes``: also the sizes a model needs (positive, heads dividing ``hidden_size``, the padding
+        id inside the vocabulary), which the reference checks when a model is built, not in the config."""
+        if sizes:
+            for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                         "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+                value = getattr(self, name)
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            if self.hidden_size % self.num_attention_heads:
+                raise ValueError(
+                    f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
+                    f"({self.num_attention_heads})"
+                )
+            if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
+                raise ValueError(f"pad_token_id {self.pad_token_id} is outside [0, vocab_size={self.vocab_size})")
         if isinstance(self.hidden_act, str) and self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"hidden_act {self.hidden_act!r} is not one of {ACTIVATIONS}")
         if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
@@ -296,8 +303,6 @@ class RobertaPreLayerNormConfig:
             )
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
-        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ValueError(f"pad_token_id {self.pad_token_id} is outside [0, vocab_size={self.vocab_size})")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -316,7 +321,7 @@ class RobertaPreLayerNormConfig:
                 out["torch_dtype"] = value
             elif key == "_pruned_heads":
                 if value:
-                    out["pruned_heads"] = {str(k): list(v) for k, v in value.items()}
+                    out["pruned_heads"] = {str(k): copy.deepcopy(v) for k, v in value.items()}
             elif key in DEFAULTS and value == DEFAULTS[key]:
                 continue  # the reference's defaults are not written
             elif not key.startswith("_"):
@@ -381,6 +386,13 @@ class RobertaPreLayerNormConfig:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
+
+
+def _layer_key(layer: Any) -> Any:
+    """JSON's ``"3"`` → ``3`` (and ``"-1"`` → ``-1``); other keys are kept as they are, as the reference does."""
+    if isinstance(layer, str) and layer.lstrip("-").isdigit():
+        return int(layer)
+    return layer
 
 
 def _dtype_name(dtype: Any) -> str | None:

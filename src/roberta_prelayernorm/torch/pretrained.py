@@ -31,6 +31,11 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
     _tied_weights_keys: list[str] = []
+    # read by generic code written for the reference (its test suite, accelerate): none of them apply here
+    _keys_to_ignore_on_load_missing: list[str] | None = None
+    _keys_to_ignore_on_load_unexpected: list[str] | None = None
+    _keep_in_fp32_modules: list[str] | None = None
+    _no_split_modules: list[str] | None = None
 
     def __init__(self, config: RobertaPreLayerNormConfig, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -73,7 +78,8 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
 
     # ---------------------------------------------------------------------------------- head pruning
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
-        """Remove attention heads: ``{layer: [head, ...]}``, heads numbered as in the unpruned model.
+        """Remove attention heads: ``{layer: [head, ...]}``, heads numbered as in the unpruned model
+        (layers may count from the end, ``-1`` being the last, and are recorded as given, as the reference).
 
         The query/key/value and output projections of those layers shrink; ``config.pruned_heads`` records
         the union of everything pruned, so a saved model is rebuilt pruned when it is loaded.
@@ -87,8 +93,9 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         layers = self.base_model.encoder.layer
         checked: dict[int, set[int]] = {}
         for layer, heads in heads_to_prune.items():
-            if not isinstance(layer, int) or isinstance(layer, bool) or not 0 <= layer < len(layers):
-                raise ValueError(f"prune_heads: layer {layer!r} is out of range [0, {len(layers)})")
+            if not isinstance(layer, int) or isinstance(layer, bool) or not -len(layers) <= layer < len(layers):
+                raise ValueError(f"prune_heads: layer {layer!r} is out of range [0, {len(layers)}) "
+                                 f"(or [-{len(layers)}, 0) counting from the last, as Python indexes)")
             for head in heads:
                 if not isinstance(head, int) or isinstance(head, bool) or not 0 <= head < config.num_attention_heads:
                     raise ValueError(f"prune_heads: head {head!r} of layer {layer} is out of range "
@@ -194,6 +201,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
             lm_head.decoder = decoder
             lm_head.bias = decoder.bias
         self.config.vocab_size = n
+        self.vocab_size = n  # the reference keeps it on the model too
         self.tie_weights()
         return new
 
