@@ -249,7 +249,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         path = None if pretrained_model_name_or_path is None else os.fspath(pretrained_model_name_or_path)
         kwargs = dict(kwargs, cache_dir=cache_dir, revision=revision, local_files_only=local_files_only, token=token)
         hub = HubOptions.pop_from(kwargs)
-        for name in ("cache_dir", "revision", "local_files_only", "token"):
+        for name in HubOptions.__dataclass_fields__:  # the ones given as None
             kwargs.pop(name, None)
         init_names = set(inspect.signature(cls.__init__).parameters) - {"self", "config", "args", "kwargs"}
         init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in init_names}
