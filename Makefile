@@ -64,6 +64,7 @@ golden: $(GOLDEN_VENV)/.installed $(GOLDEN_TF_VENV)/.installed $(GOLDEN_FLAX_VEN
 	$(GOLDEN_VENV)/bin/python tests/reference/make_golden.py --out tests/golden
 	$(GOLDEN_VENV)/bin/python tests/reference/make_tokenizer_golden.py
 	$(GOLDEN_VENV)/bin/python tests/reference/make_pipeline_golden.py --out tests/golden
+	$(GOLDEN_VENV)/bin/python tests/reference/make_dropin_golden.py --out tests/golden
 	GOLDEN_ORACLE=transformers $(GOLDEN_VENV)/bin/python -m pytest -q --noconftest -p no:cacheprovider tests/test_golden.py
 	$(GOLDEN_TF_VENV)/bin/python tests/reference/make_tf_golden.py --out tests/golden/tf
 	rm -rf build/tf-ours

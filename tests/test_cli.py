@@ -174,6 +174,14 @@ def test_tag_answer_generate(models, capsys, tmp_path: Path) -> None:
                                                      num_return_sequences=2)
     assert status == 0 and [r["generated_text"] for r in jsonl(out)] == [[g["generated_text"] for g in w]
                                                                           for w in want]
+    status, out, _ = rpln(capsys, "generate", "-m", models["lm"], "--json", "--max-new-tokens", "6",
+                          "--num-beams", "3", "--repetition-penalty", "1.4", "-n", "2", *prompts)
+    want = pipeline("text-generation", models["lm"])(prompts, max_new_tokens=6, num_beams=3, repetition_penalty=1.4,
+                                                     num_return_sequences=2)
+    assert status == 0 and [r["generated_text"] for r in jsonl(out)] == [[g["generated_text"] for g in w]
+                                                                          for w in want]
+    greedy = pipeline("text-generation", models["lm"])(prompts, max_new_tokens=6)
+    assert [w[0]["generated_text"] for w in want] != [g[0]["generated_text"] for g in greedy]  # the options count
 
 
 def test_info_reports_config_parameters_and_files(models, capsys) -> None:
@@ -240,6 +248,13 @@ def test_option_mistakes_are_usage_errors(models, capsys) -> None:
     assert err.splitlines()[-1].startswith("rpln classify: error: argument --top-k: 'many' is not an integer")
     status, _, err = rpln(capsys, "generate", "-m", models["lm"], "--top-p", "1.5", "text")
     assert status == 2 and "argument --top-p: 1.5 is not in (0, 1]" in err.splitlines()[-1]
+    status, _, err = rpln(capsys, "generate", "-m", models["lm"], "--num-beams", "0", "text")
+    assert status == 2 and "argument --num-beams: 0 is not a positive integer" in err.splitlines()[-1]
+    status, _, err = rpln(capsys, "generate", "-m", models["lm"], "--repetition-penalty", "-1", "text")
+    assert status == 2 and "argument --repetition-penalty: -1 is not a positive number" in err.splitlines()[-1]
+    status, out, err = rpln(capsys, "generate", "-m", models["lm"], "--num-beams", "2", "-n", "3", "text")
+    assert status != 0 and out == "" and "num_return_sequences=3 is larger than num_beams=2" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_too_long_texts_warn_once(models, capsys) -> None:

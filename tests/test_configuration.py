@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import transformers
 
 import roberta_prelayernorm
@@ -133,7 +136,7 @@ def test_real_config_round_trip(tmp_path: Path) -> None:
     assert config.label2id == REAL_CONFIG["label2id"]
     assert config.num_labels == 3
     assert config.masking_recipe == REAL_CONFIG["masking_recipe"]
-    assert config.torch_dtype == "float32"
+    assert config.torch_dtype == torch.float32  # a torch.dtype in memory (torch is imported), a name in JSON
     assert config.type_vocab_size == 1 and config.max_position_embeddings == 514
 
     config.save_pretrained(tmp_path / "dst")
@@ -169,7 +172,7 @@ def test_newer_dtype_key_kept(tmp_path: Path) -> None:
     del data["torch_dtype"]
     config = RobertaPreLayerNormConfig.from_pretrained(write_config(tmp_path / "src", data))
     ref = transformers.AutoConfig.from_pretrained(tmp_path / "src")
-    assert config.torch_dtype == str(ref.dtype).removeprefix("torch.") == "bfloat16"
+    assert config.torch_dtype == ref.dtype == torch.bfloat16
     config.save_pretrained(tmp_path / "dst")
     saved = json.loads((tmp_path / "dst" / "config.json").read_text(encoding="utf-8"))
     assert saved["dtype"] == "bfloat16"
@@ -246,7 +249,7 @@ def test_from_dict_round_trip() -> None:
     again = RobertaPreLayerNormConfig.from_dict(config.to_dict())
     assert again == config
     assert again.id2label == {0: "x", 1: "y", 2: "z"}
-    assert again.custom == "value" and again.torch_dtype == "float16"
+    assert again.custom == "value" and again.torch_dtype == torch.float16
 
 
 def test_from_dict_overrides() -> None:
@@ -264,11 +267,19 @@ def test_from_dict_wrong_model_type() -> None:
 
 
 def test_torch_dtype_object_stored_as_name() -> None:
-    import torch
-
     config = RobertaPreLayerNormConfig(torch_dtype=torch.bfloat16)
-    assert config.torch_dtype == "bfloat16"
+    assert config.torch_dtype == torch.bfloat16
     assert json.loads(config.to_json_string())["torch_dtype"] == "bfloat16"
+    assert RobertaPreLayerNormConfig(torch_dtype="float64").torch_dtype == torch.float64  # any torch dtype name
+
+
+def test_torch_dtype_is_a_name_without_torch() -> None:
+    """The core imports no torch: in a process without it, the dtype stays its name."""
+    code = ("import sys, json; from roberta_prelayernorm.core.config import RobertaPreLayerNormConfig as C; "
+            "c = C(torch_dtype='float16'); assert 'torch' not in sys.modules; "
+            "print(json.dumps([c.torch_dtype, c.to_dict()['torch_dtype']]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == ["float16", "float16"]
 
 
 # ------------------------------------------------------------------------------------- interchange
@@ -305,7 +316,7 @@ def test_we_load_what_transformers_saves(tmp_path: Path) -> None:
     for name in DOCUMENTED + GENERAL:
         if hasattr(ref, name):
             assert getattr(ours, name) == getattr(ref, name), name
-    assert ours.torch_dtype == "float16"
+    assert ours.torch_dtype == torch.float16
 
 
 def test_save_creates_folder(tmp_path: Path) -> None:
@@ -314,3 +325,93 @@ def test_save_creates_folder(tmp_path: Path) -> None:
     config.save_pretrained(target)
     assert sorted(p.name for p in target.iterdir()) == ["config.json"]
     assert RobertaPreLayerNormConfig.from_pretrained(target) == config
+
+
+# ------------------------------------------------------------------- general attributes (4.37.2 golden)
+GOLDEN = Path(__file__).resolve().parent / "golden" / "dropin_configs.json"
+
+
+@pytest.fixture(scope="module")
+def golden_configs() -> dict[str, Any]:
+    data = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert data["generated_with"]["transformers"] == "4.37.2"
+    return data
+
+
+@pytest.mark.golden
+def test_general_attributes_have_the_reference_defaults(golden_configs: dict[str, Any]) -> None:
+    """Every general attribute of 4.37.2's PretrainedConfig that generic code reads, at its default."""
+    config = RobertaPreLayerNormConfig()
+    for name, value in golden_configs["general_defaults"].items():
+        assert getattr(config, name) == value, name
+    for name, value in golden_configs["generation_defaults"].items():  # the legacy generation parameters
+        assert getattr(config, name) == value, name
+    assert config.use_return_dict and config.name_or_path == ""
+    with pytest.raises(AttributeError):
+        config.not_an_attribute  # noqa: B018
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("case", ["defaults", "general_set", "legacy_generation", "legacy_gradient_checkpointing"])
+def test_config_json_as_4_37_2_writes_it(golden_configs: dict[str, Any], case: str, tmp_path: Path) -> None:
+    """Set general attributes are written as the reference writes them (defaults are not), and read back."""
+    recorded = golden_configs["saved"][case]
+    base = {k: v for k, v in recorded["written"].items() if k not in recorded["kwargs"]}
+    config = RobertaPreLayerNormConfig(**{**base, **recorded["kwargs"]})
+    config.save_pretrained(tmp_path)
+    written = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    for key, value in recorded["written"].items():
+        assert written.get(key, "<absent>") == value, key
+    defaults = set(golden_configs["general_defaults"]) | set(golden_configs["generation_defaults"])
+    extra = {k for k in set(written) - set(recorded["written"]) if k in defaults}
+    assert extra <= set(DOCUMENTED + GENERAL) | {"torch_dtype"}, extra  # ours writes these always
+    again = RobertaPreLayerNormConfig.from_pretrained(tmp_path)
+    for key, value in recorded["kwargs"].items():
+        if key == "pruned_heads":
+            assert again.pruned_heads == {int(k): v for k, v in value.items()}
+        elif key == "torch_dtype":
+            assert again.torch_dtype == torch.float16
+        else:
+            assert getattr(again, key) == value, key
+
+
+def test_torchscript_turns_return_dict_off() -> None:
+    config = RobertaPreLayerNormConfig(torchscript=True)
+    assert config.return_dict and not config.use_return_dict
+    assert not RobertaPreLayerNormConfig(return_dict=False).use_return_dict
+
+
+def test_pruned_heads_keys_are_ints_after_json(tmp_path: Path) -> None:
+    config = RobertaPreLayerNormConfig(pruned_heads={"1": [0, 2], 3: [1]})
+    assert config.pruned_heads == {1: [0, 2], 3: [1]}
+    config.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["pruned_heads"] == {"1": [0, 2], "3": [1]}
+    assert RobertaPreLayerNormConfig.from_pretrained(tmp_path).pruned_heads == {1: [0, 2], 3: [1]}
+    with pytest.raises(ValueError, match="pruned_heads"):
+        RobertaPreLayerNormConfig(pruned_heads=[1, 2])
+
+
+def test_heads_need_not_divide_hidden_size_in_the_config() -> None:
+    """As the reference: accepted by the config, refused when a model is built (tests/test_errors.py)."""
+    ref = transformers.RobertaPreLayerNormConfig(hidden_size=30, num_attention_heads=4)
+    ours = RobertaPreLayerNormConfig(hidden_size=30, num_attention_heads=4)
+    assert (ours.hidden_size, ours.num_attention_heads) == (ref.hidden_size, ref.num_attention_heads)
+    with pytest.raises(ValueError, match=r"hidden_size \(30\) is not a multiple of num_attention_heads \(4\)"):
+        ours.validate()
+
+
+@pytest.mark.golden
+def test_legacy_gradient_checkpointing_key(golden_configs: dict[str, Any], tmp_path: Path) -> None:
+    """``"gradient_checkpointing": true`` in an old config.json turns it on in the model built from it,
+    and is consumed (not saved again), as in 4.37.2."""
+    import roberta_prelayernorm as rp
+
+    recorded = golden_configs["legacy_gradient_checkpointing"]
+    write_config(tmp_path / "old", golden_configs["saved"]["legacy_gradient_checkpointing"]["written"])
+    config = RobertaPreLayerNormConfig.from_pretrained(tmp_path / "old")
+    assert config.gradient_checkpointing is True
+    model = rp.RobertaPreLayerNormForCausalLM(config)
+    assert model.is_gradient_checkpointing == recorded["enabled"] is True
+    assert hasattr(model.config, "gradient_checkpointing") == recorded["left_in_config"] is False
+    model.save_pretrained(tmp_path / "new")
+    assert "gradient_checkpointing" not in json.loads((tmp_path / "new" / "config.json").read_text())

@@ -166,20 +166,42 @@ def test_multiple_choice_needs_choices() -> None:
 
 # ---------------------------------------------------------------------------------------- configuration
 @pytest.mark.parametrize("kwargs, match", [
-    ({"hidden_size": 30, "num_attention_heads": 4}, r"hidden_size.*num_attention_heads"),
     ({"vocab_size": 0}, r"vocab_size"),
     ({"type_vocab_size": 0}, r"type_vocab_size"),
     ({"hidden_size": "32"}, r"hidden_size"),
+    ({"hidden_size": 30, "num_attention_heads": 4}, r"hidden_size \(30\).*num_attention_heads \(4\)"),
+    ({"pad_token_id": 99}, r"pad_token_id"),
+])
+def test_sizes_a_model_cannot_have(kwargs: dict, match: str) -> None:
+    """Accepted by the config, as by the reference's; refused when a model is built (or on validate())."""
+    config = RobertaPreLayerNormConfig(**tiny(**kwargs))
+    raises_cleanly(config.validate, match, ValueError)
+    raises_cleanly(lambda: roberta_prelayernorm.RobertaPreLayerNormModel(config), match, ValueError)
+
+
+@pytest.mark.parametrize("kwargs, match", [
     ({"hidden_act": "tanhh"}, r"hidden_act"),
     ({"position_embedding_type": "rotary"}, r"position_embedding_type"),
     ({"problem_type": "ranking"}, r"problem_type"),
-    ({"pad_token_id": 99}, r"pad_token_id"),
     ({"hidden_dropout_prob": 1.5}, r"hidden_dropout_prob"),
     ({"num_labels": 0}, r"num_labels"),
     ({"num_labels": 3, "id2label": {0: "a"}}, r"num_labels.*id2label"),
 ])
 def test_bad_config(kwargs: dict, match: str) -> None:
     raises_cleanly(lambda: RobertaPreLayerNormConfig(**tiny(**kwargs)), match, ValueError)
+
+
+@pytest.mark.parametrize("name", ["RobertaPreLayerNormModel", "RobertaPreLayerNormForMaskedLM"])
+def test_heads_must_divide_hidden_size_when_the_model_is_built(name: str) -> None:
+    """As the reference: the config is accepted, building a model from it raises, naming both numbers."""
+    config = RobertaPreLayerNormConfig(**tiny(hidden_size=30, num_attention_heads=4))
+    transformers.RobertaPreLayerNormConfig(**tiny(hidden_size=30, num_attention_heads=4))  # accepted there too
+    with pytest.raises(ValueError):
+        getattr(transformers, name)(transformers.RobertaPreLayerNormConfig(**tiny(hidden_size=30,
+                                                                                   num_attention_heads=4)))
+    raises_cleanly(lambda: getattr(roberta_prelayernorm, name)(config), r"hidden_size \(30\).*num_attention_heads \(4\)",
+                   ValueError)
+    raises_cleanly(config.validate, r"hidden_size \(30\).*num_attention_heads \(4\)", ValueError)
 
 
 def test_cross_attention_needs_decoder() -> None:

@@ -395,10 +395,66 @@ def test_masks_with_holes_and_left_padding_take_the_reference_computation(tmp_fo
             assert_outputs_equal(ours(ids, mask), ref(ids, mask))  # every position, padding included
 
 
+# ------------------------------------------------------------------------------------------- TorchScript
+def other_masks(length: int = 9) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Inputs unlike the traced one: right and left padding, a hole, a fraction, an empty row, no padding,
+    another length; the eager model packs some of them and not others."""
+    ids, mask = batch(3, length, seed=5)
+    hole, fraction, empty, left = mask.clone(), mask.float(), mask.clone(), mask.flip(1)
+    hole[0, 3] = 0
+    fraction[0, 2] = 0.5
+    empty[2] = 0
+    longer_ids, longer_mask = batch(3, length + 4, seed=6)
+    return [("right", ids, mask), ("none", ids, torch.ones_like(mask)), ("left", ids, left), ("hole", ids, hole),
+            ("fraction", ids, fraction), ("empty row", ids, empty), ("longer", longer_ids, longer_mask)]
+
+
+def flat_tensors(x: object) -> list[torch.Tensor]:
+    if isinstance(x, torch.Tensor):
+        return [x]
+    return [t for item in x for t in flat_tensors(item)]
+
+
+@pytest.mark.parametrize("name", HEADS)
+def test_torch_jit_trace_matches_eager_and_saves(name: str, tmp_path: Path) -> None:
+    """With ``torchscript=True`` every head traces, passes the tracer's own check (its re-run of the
+    Python model), gives eager's numbers on other masks and lengths (padding included), and round-trips
+    through ``torch.jit.save`` / ``load``."""
+    import warnings
+
+    torch.manual_seed(0)
+    config = rp.RobertaPreLayerNormConfig(**tiny(torchscript=True, num_labels=labels_for(name),
+                                                 is_decoder=name.endswith("CausalLM")))
+    model = perturb(getattr(rp, name)(config)).eval()
+    choices = name.endswith("MultipleChoice")
+    shape = (lambda x: x[None].expand(2, *x.shape).contiguous()) if choices else (lambda x: x)  # noqa: E731
+    ids, mask = batch(3, 9)
+    example = {"input_ids": shape(ids), "attention_mask": shape(mask)}
+    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        warnings.simplefilter("always")
+        traced = torch.jit.trace(model, example_kwarg_inputs=example)  # check_trace=True by default
+    failed = [str(w.message) for w in caught if "does not match" in str(w.message) or "differ" in str(w.message)]
+    assert not failed, failed
+    torch.jit.save(traced, tmp_path / "traced.pt")
+    loaded = torch.jit.load(tmp_path / "traced.pt")
+    for kind, other_ids, other_mask in other_masks():
+        inputs = {"input_ids": shape(other_ids), "attention_mask": shape(other_mask)}
+        with torch.no_grad():
+            expected = model(**inputs)
+            assert isinstance(expected, tuple)  # torchscript: tuples, as the reference
+            for got in (traced(**inputs), loaded(**inputs)):
+                pairs = list(zip(flat_tensors(got), flat_tensors(expected)))
+                assert len(pairs) == len(flat_tensors(expected))
+                for a, b in pairs:
+                    torch.testing.assert_close(a, b, atol=ATOL, rtol=0, msg=kind)
+
+
 def test_torch_jit_trace_follows_other_masks() -> None:
+    """Without torchscript=True too (a wrapper returning a tensor), the trace is not the fast path's layout."""
     torch.manual_seed(0)
     model = perturb(rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny()))).eval()
     ids, mask = batch(3, 9)
+
     class Hidden(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -409,11 +465,139 @@ def test_torch_jit_trace_follows_other_masks() -> None:
 
     with torch.no_grad():
         traced = torch.jit.trace(Hidden(), (ids, mask))
-    other_ids, other_mask = batch(3, 9, seed=5)
-    other_mask[0, 4:] = 0
+    for kind, other_ids, other_mask in other_masks():
+        with torch.no_grad():
+            torch.testing.assert_close(traced(other_ids, other_mask), model(other_ids, other_mask).last_hidden_state,
+                                       atol=ATOL, rtol=0, msg=kind)
+
+
+@pytest.mark.parametrize("name", ["RobertaPreLayerNormForMaskedLM", "RobertaPreLayerNormForCausalLM"])
+def test_torchscript_config_clones_the_tied_weights(name: str, tmp_folder: Path) -> None:
+    """As the reference's ``_tie_or_clone_weights``: a copy of the embeddings instead of the same parameter."""
+    decoder = name.endswith("CausalLM")
+    ref = reference_model(name, is_decoder=decoder)
+    ref.save_pretrained(tmp_folder)
+    model = getattr(rp, name).from_pretrained(tmp_folder, torchscript=True)
+    assert model.config.torchscript and not model.config.use_return_dict
+    embeddings, head = model.get_input_embeddings().weight, model.lm_head.decoder.weight
+    assert head is not embeddings and torch.equal(head, embeddings)
+    assert model.lm_head.decoder.bias is model.lm_head.bias
+    tied = getattr(rp, name).from_pretrained(tmp_folder)
+    assert tied.lm_head.decoder.weight is tied.get_input_embeddings().weight
+    ids, mask = batch()
     with torch.no_grad():
-        expected = model(other_ids, other_mask).last_hidden_state
-    real = other_mask.bool()
+        out = model(ids, mask)
+        assert isinstance(out, tuple)
+        expected = ref(ids, mask, return_dict=False)
+    real = mask.bool()
+    torch.testing.assert_close(out[0][real], expected[0][real], atol=ATOL, rtol=0)
+    model.save_pretrained(tmp_folder / "again")  # the copy is saved as the reference's tied file
+    again, info = getattr(rp, name).from_pretrained(tmp_folder / "again", output_loading_info=True)
+    assert not any(info.values()) and torch.equal(again.lm_head.decoder.weight, head)
+
+
+# ------------------------------------------------------------------------------------------ head pruning
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def golden_pruned():
+    """transformers 4.37.2's pruned model: its recipe, the heads, its saved folder, inputs and outputs."""
+    import importlib.util
+    from safetensors.torch import load_file
+
+    data = __import__("json").loads((GOLDEN / "dropin_pruned.json").read_text(encoding="utf-8"))
+    assert data["generated_with"]["transformers"] == "4.37.2"
+    spec = importlib.util.spec_from_file_location(
+        "make_pipeline_golden", Path(__file__).resolve().parent / "reference" / "make_pipeline_golden.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    state = recipe.recipe_state_dict(data["model"]["parameters"], data["model"]["seed"])
+    assert recipe.checksum(state) == pytest.approx(data["model"]["checksum"], rel=1e-12)
+    return data, state, load_file(str(GOLDEN / "dropin_pruned_io.safetensors"))
+
+
+def golden_pruned_folder(folder: Path) -> Path:
+    import shutil
+
+    folder.mkdir(parents=True)
+    shutil.copy(GOLDEN / "dropin_pruned_config.json", folder / "config.json")
+    shutil.copy(GOLDEN / "dropin_pruned_model.safetensors", folder / "model.safetensors")
+    return folder
+
+
+def assert_matches_pruned_golden(model: torch.nn.Module, data: dict, io: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
-        got = traced(other_ids, other_mask)
-    torch.testing.assert_close(got[real], expected[real], atol=ATOL, rtol=0)
+        out = model(input_ids=io["in.input_ids"], attention_mask=io["in.attention_mask"], output_attentions=True,
+                    output_hidden_states=True)
+    assert out.keys() == data["fields"]
+    for key, want in io.items():
+        if key.startswith("out."):
+            field, *index = key[4:].split(".")
+            got = out[field]
+            for i in index:
+                got = got[int(i)]
+            torch.testing.assert_close(got, want, atol=ATOL, rtol=0, msg=key)
+
+
+@pytest.mark.golden
+def test_prune_heads_equals_4_37_2(golden_pruned, tmp_path: Path) -> None:
+    """Pruning twice (a head pruned again is skipped) gives 4.37.2's pruned model: its outputs, its
+    config.pruned_heads, and a save with its tensors; the save reloads pruned, in ours."""
+    from safetensors.torch import load_file
+
+    data, state, io = golden_pruned
+    model = rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**data["model"]["config"])).eval()
+    assert not model.load_checkpoint_state(state).missing_keys
+    for heads in data["prune"]:
+        model.prune_heads({int(layer): list(h) for layer, h in heads.items()})
+    assert [layer.attention.self.num_heads for layer in model.encoder.layer] == [2, 2]
+    assert_matches_pruned_golden(model, data, io)
+    model.save_pretrained(tmp_path / "ours")
+    saved = __import__("json").loads((tmp_path / "ours" / "config.json").read_text())
+    assert saved["pruned_heads"] == data["saved_config"]["pruned_heads"]
+    ours, theirs = load_file(str(tmp_path / "ours" / "model.safetensors")), load_file(
+        str(GOLDEN / "dropin_pruned_model.safetensors"))
+    assert ours.keys() == theirs.keys()
+    for key in theirs:
+        assert torch.equal(ours[key], theirs[key]), key
+    again = rp.RobertaPreLayerNormModel.from_pretrained(tmp_path / "ours")
+    assert again.config.pruned_heads == {0: [0, 2], 1: [1, 3]}
+    assert_matches_pruned_golden(again, data, io)
+
+
+@pytest.mark.golden
+def test_reference_pruned_checkpoint_loads(golden_pruned, tmp_path: Path) -> None:
+    """4.37.2's own save of a pruned model: built pruned from config.pruned_heads, with nothing missing."""
+    data, _, io = golden_pruned
+    model, info = rp.RobertaPreLayerNormModel.from_pretrained(golden_pruned_folder(tmp_path / "ref"),
+                                                               output_loading_info=True)
+    assert not any(info.values()), info
+    assert_matches_pruned_golden(model, data, io)
+    head = rp.RobertaPreLayerNormForSequenceClassification.from_pretrained(tmp_path / "ref")  # into a head model
+    assert head.roberta_prelayernorm.encoder.layer[1].attention.self.query.weight.shape == (16, 32)
+
+
+def test_prune_heads_bad_input() -> None:
+    model = rp.RobertaPreLayerNormForMaskedLM(rp.RobertaPreLayerNormConfig(**tiny())).eval()
+    with pytest.raises(ValueError, match=r"layer 2 is out of range \[0, 2\)"):
+        model.prune_heads({2: [0]})
+    with pytest.raises(ValueError, match=r"head 4 of layer 0 is out of range \[0, num_attention_heads=4\)"):
+        model.prune_heads({0: [4]})
+    with pytest.raises(ValueError, match="head -1"):
+        model.prune_heads({0: [-1]})
+    assert model.config.pruned_heads == {}  # nothing was pruned
+    counted_from_the_end = rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny()))
+    counted_from_the_end.prune_heads({-1: [0], 0: [1]})  # as the reference: Python indexing, recorded as given
+    assert counted_from_the_end.config.pruned_heads == {-1: [0], 0: [1]}
+    assert [layer.attention.self.num_heads for layer in counted_from_the_end.encoder.layer] == [3, 3]
+    model.prune_heads({0: [1], 1: [0, 1, 2, 3]})  # a layer may lose every head
+    ids, mask = batch()
+    with torch.no_grad():
+        packed = model(ids, mask).logits
+        model.set_fast_path(False)
+        padded = model(ids, mask, output_attentions=True)
+    assert padded.attentions[1].shape == (3, 0, 9, 9)
+    torch.testing.assert_close(packed[mask.bool()], padded.logits[mask.bool()], atol=ATOL, rtol=0)
+    with pytest.raises(ValueError, match="head_mask cannot be combined with pruned heads"):
+        model(ids, mask, head_mask=torch.ones(4))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 from typing import Any
 
 from .dtypes import dtype_name
@@ -16,6 +17,37 @@ MODEL_TYPE = "roberta-prelayernorm"
 ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu", "swish", "gelu_pytorch_tanh")
 POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+# The general attributes of the reference's ``PretrainedConfig`` (transformers 4.37.2) that generic code
+# reads, with its defaults. They are written to ``config.json`` only when they differ from these, as the
+# reference's ``save_pretrained`` does.
+GENERAL_DEFAULTS: dict[str, Any] = {
+    "torchscript": False,  # tuple outputs and cloned (untied) LM head weights, for torch.jit
+    "use_bfloat16": False,
+    "tf_legacy_loss": False,
+    "chunk_size_feed_forward": 0,  # accepted; the feed-forward block is per position, so chunks change nothing
+    "is_encoder_decoder": False,
+    "cross_attention_hidden_size": None,
+    "tie_encoder_decoder": False,
+    "finetuning_task": None,
+    "tokenizer_class": None,
+    "prefix": None,
+    "sep_token_id": None,
+    "decoder_start_token_id": None,
+    "task_specific_params": None,
+}
+# The generation parameters the reference's config still carries for old files (``generate`` reads its
+# GenerationConfig; ``GenerationConfig.from_model_config`` takes the ones set here).
+GENERATION_DEFAULTS: dict[str, Any] = {
+    "max_length": 20, "min_length": 0, "do_sample": False, "early_stopping": False, "num_beams": 1,
+    "num_beam_groups": 1, "diversity_penalty": 0.0, "temperature": 1.0, "top_k": 50, "top_p": 1.0,
+    "typical_p": 1.0, "repetition_penalty": 1.0, "length_penalty": 1.0, "no_repeat_ngram_size": 0,
+    "encoder_no_repeat_ngram_size": 0, "bad_words_ids": None, "num_return_sequences": 1, "output_scores": False,
+    "return_dict_in_generate": False, "forced_bos_token_id": None, "forced_eos_token_id": None,
+    "remove_invalid_values": False, "exponential_decay_length_penalty": None, "suppress_tokens": None,
+    "begin_suppress_tokens": None,
+}
+DEFAULTS = {**GENERAL_DEFAULTS, **GENERATION_DEFAULTS}
 
 
 class RobertaPreLayerNormConfig:
@@ -29,7 +61,8 @@ class RobertaPreLayerNormConfig:
         vocab_size: Number of token ids.
         hidden_size: Width of the residual stream and the pooler.
         num_hidden_layers: Number of encoder layers.
-        num_attention_heads: Attention heads per layer; must divide ``hidden_size``.
+        num_attention_heads: Attention heads per layer; must divide ``hidden_size``. (Sizes are checked
+            when a model is built, by :meth:`validate`, as in the reference; the config accepts them.)
         intermediate_size: Width of the feed-forward layer.
         hidden_act: "gelu" (exact erf), "gelu_new" (tanh approximation), "relu" or "silu".
         hidden_dropout_prob: Dropout on embeddings and on each residual branch.
@@ -55,14 +88,22 @@ class RobertaPreLayerNormConfig:
         output_hidden_states: Return every layer's hidden states by default.
         return_dict: Return output dataclasses (True) or plain tuples (False) by default.
         architectures: Class names the weights were saved from.
-        torch_dtype: dtype the weights were saved in, as a string such as "float32".
-        **kwargs: Any other key; kept and saved unchanged.
+        torch_dtype: dtype the weights were saved in: a ``torch.dtype`` when read while torch is
+            imported, else its name ("float32"); always the name in ``config.json``.
+        pruned_heads: Heads removed from each layer, ``{layer: [head, ...]}`` (see ``prune_heads``).
+        **kwargs: The reference's other general attributes (``torchscript``, ``chunk_size_feed_forward``,
+            ``is_encoder_decoder``, ``tokenizer_class``, ... : :data:`GENERAL_DEFAULTS`, and the legacy
+            generation parameters :data:`GENERATION_DEFAULTS`), read as attributes with those defaults;
+            any other key is kept and saved unchanged. A legacy ``gradient_checkpointing=True`` turns
+            gradient checkpointing on when a model is built from the config.
 
     Raises:
-        ValueError: If a value is out of its allowed set or the sizes do not fit together.
+        ValueError: If a choice (``hidden_act``, ``position_embedding_type``, ``problem_type``), a dropout
+            or ``layer_norm_eps`` is out of its allowed set; sizes raise in :meth:`validate`.
     """
 
     model_type = MODEL_TYPE
+    is_composition = False  # a single model, not one made of sub-configs (generic code reads this)
 
     def __init__(
         self,
@@ -97,6 +138,7 @@ class RobertaPreLayerNormConfig:
         return_dict: bool = True,
         architectures: list[str] | None = None,
         torch_dtype: Any = None,
+        pruned_heads: dict[Any, list[int]] | None = None,
         **kwargs: Any,
     ) -> None:
         self.vocab_size = vocab_size
@@ -126,7 +168,9 @@ class RobertaPreLayerNormConfig:
         self.return_dict = return_dict
         self.architectures = architectures
         # newer files name the saved dtype "dtype"; that key is kept as it is and read as torch_dtype
-        self.torch_dtype = _dtype_name(torch_dtype if torch_dtype is not None else kwargs.get("dtype"))
+        self.torch_dtype = torch_dtype if torch_dtype is not None else kwargs.get("dtype")
+        self.pruned_heads = pruned_heads or {}
+        self._name_or_path = str(kwargs.pop("name_or_path", kwargs.pop("_name_or_path", "")))
         kwargs.pop("model_type", None)
         self.label2id = label2id
         if id2label is not None:
@@ -139,7 +183,52 @@ class RobertaPreLayerNormConfig:
             self.label2id = {name: i for i, name in self.id2label.items()}
         for key, value in kwargs.items():
             setattr(self, key, value)
-        self.validate()
+        self._validate(sizes=False)  # sizes are checked when a model is built, as in the reference
+
+    def __getattr__(self, name: str) -> Any:
+        """The reference's general attributes that were not set: their defaults."""
+        if name in DEFAULTS:
+            return copy.deepcopy(DEFAULTS[name])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # ------------------------------------------------------------------------------ general attributes
+    @property
+    def torch_dtype(self) -> Any:
+        """The saved dtype: ``torch.float16`` when torch is imported (as in the reference), else "float16".
+
+        The core never imports torch: the name is stored, and turned into a ``torch.dtype`` on reading
+        only if torch is already loaded (every PyTorch user has it; TensorFlow / JAX users get the name).
+        """
+        name = self._torch_dtype
+        torch = sys.modules.get("torch")
+        if name is None or torch is None:
+            return name
+        value = getattr(torch, name, None)
+        return value if isinstance(value, torch.dtype) else name
+
+    @torch_dtype.setter
+    def torch_dtype(self, value: Any) -> None:
+        self._torch_dtype = _dtype_name(value)
+
+    @property
+    def pruned_heads(self) -> dict[int, list[int]]:
+        """Heads pruned per layer (``prune_heads`` adds to it); JSON's string keys are read as ints."""
+        return self._pruned_heads
+
+    @pruned_heads.setter
+    def pruned_heads(self, value: dict[Any, list[int]]) -> None:
+        if not isinstance(value, dict):
+            raise ValueError(f"pruned_heads must be a dict {{layer: [heads]}}, got {type(value).__name__}")
+        self._pruned_heads = {_layer_key(layer): heads for layer, heads in value.items()}
+
+    @property
+    def name_or_path(self) -> str:
+        """Where the config was loaded from (set by ``from_pretrained``); not saved."""
+        return self._name_or_path
+
+    @name_or_path.setter
+    def name_or_path(self, value: str | os.PathLike) -> None:
+        self._name_or_path = str(value)
 
     # ----------------------------------------------------------------------------------------- labels
     @property
@@ -165,7 +254,8 @@ class RobertaPreLayerNormConfig:
 
     @property
     def use_return_dict(self) -> bool:
-        return self.return_dict
+        """Whether models return dataclasses: ``return_dict``, except under ``torchscript`` (tuples)."""
+        return self.return_dict and not self.torchscript
 
     @property
     def max_input_length(self) -> int:
@@ -182,21 +272,29 @@ class RobertaPreLayerNormConfig:
 
     # ------------------------------------------------------------------------------------- validation
     def validate(self) -> None:
-        """Check that the sizes and choices fit together.
+        """Check that the sizes and choices fit together, as a model built from the config needs.
 
         Raises:
             ValueError: Naming the first field that is wrong.
         """
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError(
-                f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
-                f"({self.num_attention_heads})"
-            )
+        self._validate(sizes=True)
+
+    def _validate(self, *, sizes: bool) -> None:
+        """``sizes``: also the sizes a model needs (positive, heads dividing ``hidden_size``, the padding
+        id inside the vocabulary), which the reference checks when a model is built, not in the config."""
+        if sizes:
+            for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                         "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+                value = getattr(self, name)
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            if self.hidden_size % self.num_attention_heads:
+                raise ValueError(
+                    f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
+                    f"({self.num_attention_heads})"
+                )
+            if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
+                raise ValueError(f"pad_token_id {self.pad_token_id} is outside [0, vocab_size={self.vocab_size})")
         if isinstance(self.hidden_act, str) and self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"hidden_act {self.hidden_act!r} is not one of {ACTIVATIONS}")
         if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
@@ -205,8 +303,6 @@ class RobertaPreLayerNormConfig:
             )
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
-        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ValueError(f"pad_token_id {self.pad_token_id} is outside [0, vocab_size={self.vocab_size})")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -221,6 +317,13 @@ class RobertaPreLayerNormConfig:
         for key, value in self.__dict__.items():
             if key == "_id2label":
                 out["id2label"] = {str(k): v for k, v in value.items()}
+            elif key == "_torch_dtype":
+                out["torch_dtype"] = value
+            elif key == "_pruned_heads":
+                if value:
+                    out["pruned_heads"] = {str(k): copy.deepcopy(v) for k, v in value.items()}
+            elif key in DEFAULTS and value == DEFAULTS[key]:
+                continue  # the reference's defaults are not written
             elif not key.startswith("_"):
                 out[key] = copy.deepcopy(value)
         out["model_type"] = self.model_type
@@ -287,6 +390,13 @@ class RobertaPreLayerNormConfig:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
+
+
+def _layer_key(layer: Any) -> Any:
+    """JSON's ``"3"`` → ``3`` (and ``"-1"`` → ``-1``); other keys are kept as they are, as the reference does."""
+    if isinstance(layer, str) and layer.lstrip("-").isdigit():
+        return int(layer)
+    return layer
 
 
 def _dtype_name(dtype: Any) -> str | None:

@@ -110,3 +110,30 @@ class QuestionAnsweringModelOutput(ModelOutput):
     end_logits: Tensor | None = None
     hidden_states: tuple[Tensor, ...] | None = None
     attentions: tuple[Tensor, ...] | None = None
+
+
+# ------------------------------------------------------------------------------------------ generate
+@dataclass
+class GenerateDecoderOnlyOutput(ModelOutput):
+    """``generate(..., return_dict_in_generate=True)`` of greedy decoding and sampling: the sequences, and
+    per step the processed scores (batch, vocab), attentions and hidden states (each a tuple over layers)."""
+
+    sequences: Tensor | None = None
+    scores: tuple[Tensor, ...] | None = None
+    attentions: tuple[tuple[Tensor, ...], ...] | None = None
+    hidden_states: tuple[tuple[Tensor, ...], ...] | None = None
+    past_key_values: Cache | None = None
+
+
+@dataclass
+class GenerateBeamDecoderOnlyOutput(ModelOutput):
+    """The same for beam search, with each returned sequence's score and, per step, the beam it came from
+    (``beam_indices``, -1 after its end); ``sequences_scores`` and ``beam_indices`` need ``output_scores``."""
+
+    sequences: Tensor | None = None
+    sequences_scores: Tensor | None = None
+    scores: tuple[Tensor, ...] | None = None
+    beam_indices: Tensor | None = None
+    attentions: tuple[tuple[Tensor, ...], ...] | None = None
+    hidden_states: tuple[tuple[Tensor, ...], ...] | None = None
+    past_key_values: Cache | None = None

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..core.generation import DEFAULT_MAX_LENGTH, GenerationConfig
+from ..core.generation import DEFAULT_MAX_LENGTH, GenerationConfig, check_basic, check_length, resolve_config
 from .outputs import FlaxGenerateOutput
 
 logger = logging.getLogger("roberta_prelayernorm")
@@ -144,10 +144,8 @@ def generate(
         raise ValueError("generate needs a decoder: this model's config has is_decoder=False, so every token would "
                          "attend to later ones. Load it with is_decoder=True "
                          "(FlaxRobertaPreLayerNormForCausalLM.from_pretrained(path, is_decoder=True))")
-    base = generation_config or getattr(model, "generation_config", None) or GenerationConfig.from_model_config(
-        model_config)
-    config = base.updated(**kwargs)
-    config.validate()
+    config = resolve_config(model, generation_config, kwargs)
+    check_basic(config, "Flax")
     if input_ids is None:
         if config.bos_token_id is None:
             raise ValueError("without input_ids, generation starts from bos_token_id, which is not set")
@@ -178,7 +176,7 @@ def generate(
     new = config.max_new_tokens
     if new is None:
         new = max((config.max_length or DEFAULT_MAX_LENGTH) - length, 0)
-    check_length(model_config, ids, new)
+    check_length(model_config, int((np.asarray(ids) != model_config.pad_token_id).sum(axis=1).max()), ids.shape[1], new)
     if config.num_return_sequences > 1:
         ids = np.repeat(ids, config.num_return_sequences, axis=0)
         mask = np.repeat(mask, config.num_return_sequences, axis=0)
@@ -192,19 +190,6 @@ def generate(
     sequences = compiled[cache_key](model.params if params is None else params, jnp.asarray(ids, jnp.int32),
                                     jnp.asarray(mask), key)
     return FlaxGenerateOutput(sequences=sequences)
-
-
-def check_length(model_config: Any, input_ids: np.ndarray, new: int) -> None:
-    """Prompt + new tokens must fit the position table (absolute) or ``max_position_embeddings`` (relative)."""
-    if model_config.position_embedding_type == "absolute":
-        limit = model_config.max_position_embeddings - model_config.pad_token_id - 1
-        longest = int((input_ids != model_config.pad_token_id).sum(axis=1).max())
-    else:
-        limit = model_config.max_position_embeddings
-        longest = input_ids.shape[1]
-    if longest + new > limit:
-        raise ValueError(f"a prompt of {longest} tokens plus {new} new tokens is longer than the model's "
-                         f"{limit} positions: shorten the prompt or ask for fewer new tokens")
 
 
 class FlaxGenerationMixin:

@@ -9,7 +9,6 @@ then gather NaN or clamp, as JAX does); checks of shapes and dtypes run in both.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from functools import partial

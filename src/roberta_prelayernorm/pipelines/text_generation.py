@@ -14,7 +14,9 @@ from ..core.generation import DEFAULT_MAX_LENGTH, GenerationConfig
 from .base import Encoded, Pipeline, as_batch
 
 GENERATION_PARAMETERS = ("max_new_tokens", "max_length", "do_sample", "temperature", "top_k", "top_p",
-                         "num_return_sequences", "eos_token_id", "pad_token_id", "use_cache")
+                         "num_return_sequences", "eos_token_id", "pad_token_id", "use_cache", "num_beams",
+                         "length_penalty", "early_stopping", "repetition_penalty", "no_repeat_ngram_size",
+                         "bad_words_ids", "min_new_tokens")
 DEFAULT_MAX_NEW_TOKENS = 20
 
 
@@ -23,8 +25,9 @@ class TextGenerationPipeline(Pipeline):
 
     Call parameters:
         max_new_tokens (default 20 unless the model's ``generation_config.json`` sets a length),
-        do_sample, temperature, top_k, top_p, num_return_sequences, seed, eos_token_id: as
-        :func:`roberta_prelayernorm.torch.generation.generate`.
+        do_sample, temperature, top_k, top_p, num_return_sequences, num_beams, length_penalty,
+        early_stopping, repetition_penalty, no_repeat_ngram_size, bad_words_ids, min_new_tokens, seed,
+        eos_token_id: as :func:`roberta_prelayernorm.torch.generation.generate`.
         return_full_text: Prompt + continuation (default) or only the continuation.
         return_tensors: ``{"generated_token_ids": [...]}`` (prompt and new ids) instead of text.
         skip_special_tokens, clean_up_tokenization_spaces: For decoding the continuation.
@@ -53,9 +56,9 @@ class TextGenerationPipeline(Pipeline):
                 config = GenerationConfig.from_pretrained(folder, self.model.config)
             else:
                 config = GenerationConfig.from_model_config(self.model.config)
-            if config.max_new_tokens is None and config.max_length is None:
-                config = config.updated(max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
             self.model.generation_config = config
+        if config.max_new_tokens is None and config.max_length is None:
+            config = config.updated(max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
         return config
 
     def __call__(self, inputs: str | list[str], *, progress: Callable[[int], None] | None = None,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.generation import DEFAULT_MAX_LENGTH, GenerationConfig, check_length, resolve_config
+from ..core.generation import DEFAULT_MAX_LENGTH, GenerationConfig, check_basic, check_length, resolve_config
 from .backend import tf
 
 logger = logging.getLogger("roberta_prelayernorm")
@@ -136,6 +136,7 @@ def generate(
                          "attend to later ones. Load it with is_decoder=True "
                          "(TFRobertaPreLayerNormForCausalLM.from_pretrained(path, is_decoder=True))")
     config = resolve_config(model, generation_config, kwargs)
+    check_basic(config, "TF")
     if input_ids is None:
         if config.bos_token_id is None:
             raise ValueError("without input_ids, generation starts from bos_token_id, which is not set")

@@ -63,8 +63,10 @@ def unsafe_pickle(error: BaseException) -> str | None:
     return match.group(1) if match else "objects other than tensors"
 
 
-def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, max_shard_size: int | str) -> None:
-    """Write ``config.json`` and safetensors weights (sharded past ``max_shard_size``) into ``folder``.
+def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, max_shard_size: int | str, *,
+                 extra_files: dict[str, str] | None = None) -> None:
+    """Write ``config.json``, safetensors weights (sharded past ``max_shard_size``) and ``extra_files``
+    (name → text, such as ``generation_config.json``) into ``folder``.
 
     Everything is staged beside ``folder`` and moved in at once (``core.files.staging_folder``), so a
     failure (full disk, interrupt) leaves ``folder`` as it was. Stale weight files of an earlier save
@@ -83,8 +85,9 @@ def save_weights(folder: str, state: dict[str, torch.Tensor], config_json: str, 
         if len(shards) > 1:
             with open(os.path.join(staging, SAFE_WEIGHTS_INDEX_NAME), "w", encoding="utf-8") as f:
                 json.dump(shard_index(dict(zip(names, shards)), sum(sizes.values())), f, indent=2, sort_keys=True)
-        with open(os.path.join(staging, "config.json"), "w", encoding="utf-8") as f:
-            f.write(config_json)
+        for name, text in {"config.json": config_json, **(extra_files or {})}.items():
+            with open(os.path.join(staging, name), "w", encoding="utf-8") as f:
+                f.write(text)
 
 
 def standalone(tensor: torch.Tensor, seen: set[int]) -> torch.Tensor:

@@ -87,15 +87,21 @@ class Padded:
     """Attention over the padded (B, L) batch: the reference computation, for every feature and position.
 
     ``mask`` is additive, (B, 1, Lq or 1, Lk): 0 where a key is attended, ``finfo(dtype).min`` where not.
+    ``zeroed`` is set only while tracing (``torch.jit.trace``), where the packed layout cannot be taken:
+    (B, L) bool, the positions that the packed layout would leave at zero for these inputs, so that the
+    traced graph gives what eager gives, padding included.
     """
 
     mask: Tensor | None = None
+    zeroed: Tensor | None = None
 
     def pack(self, x: Tensor) -> Tensor:
         return x
 
     def unpack(self, x: Tensor) -> Tensor:
-        return x
+        if self.zeroed is None:
+            return x
+        return x.masked_fill(self.zeroed.view(*self.zeroed.shape, *[1] * (x.dim() - 2)), 0)
 
 
 @dataclass
@@ -243,12 +249,46 @@ class RobertaPreLayerNormAttention(nn.Module):
         self.self = RobertaPreLayerNormSelfAttention(config, position_embedding_type)
         self.output = RobertaPreLayerNormSelfOutput(config)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.pruned_heads: set[int] = set()
 
     def forward(
         self, hidden_states: Tensor, layout: Layout, *args: Any, **kwargs: Any
     ) -> tuple[Tensor, Tensor | None, LayerCache | None]:
         context, probs, present = self.self(self.LayerNorm(hidden_states), layout, *args, **kwargs)
         return self.output(context, hidden_states), probs, present
+
+    def prune_heads(self, heads: set[int]) -> None:
+        """Remove ``heads`` (numbered as in the unpruned layer): the query/key/value rows and the output
+        columns of those heads go; heads pruned before are skipped."""
+        attention = self.self
+        heads = set(heads) - self.pruned_heads
+        if not heads:
+            return
+        current = [h for h in range(attention.num_heads + len(self.pruned_heads)) if h not in self.pruned_heads]
+        keep = [i for i, h in enumerate(current) if h not in heads]  # positions of the kept heads now
+        d = attention.head_dim
+        index = torch.tensor([i * d + j for i in keep for j in range(d)], dtype=torch.long,
+                             device=attention.query.weight.device)
+        attention.query, attention.key, attention.value = (
+            pruned_linear(layer, index, dim=0) for layer in (attention.query, attention.key, attention.value))
+        self.output.dense = pruned_linear(self.output.dense, index, dim=1)
+        attention.num_heads = len(keep)
+        self.pruned_heads |= heads
+
+
+def pruned_linear(layer: nn.Linear, index: Tensor, dim: int) -> nn.Linear:
+    """A copy of ``layer`` keeping only the output (``dim=0``) or input (``dim=1``) features at ``index``."""
+    weight = layer.weight.index_select(dim, index).detach().clone()
+    new = nn.Linear(weight.shape[1], weight.shape[0], bias=layer.bias is not None, device=weight.device,
+                    dtype=weight.dtype)
+    with torch.no_grad():
+        new.weight.copy_(weight)
+        if layer.bias is not None:
+            new.bias.copy_(layer.bias.index_select(0, index) if dim == 0 else layer.bias)
+    new.weight.requires_grad_(layer.weight.requires_grad)
+    if layer.bias is not None:
+        new.bias.requires_grad_(layer.bias.requires_grad)
+    return new
 
 
 class RobertaPreLayerNormIntermediate(nn.Module):
@@ -429,7 +469,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple:
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
         encoded = self.encode(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                               encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
                               output_attentions, output_hidden_states)
@@ -498,10 +538,11 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         padded_needed = (
             not self.use_fast_path or padding_is_read or output_attentions or head_mask is not None or use_cache
             or past_key_values is not None or encoder_hidden_states is not None
-            or config.position_embedding_type != "absolute" or torch.jit.is_tracing() or torch.jit.is_scripting()
+            or config.position_embedding_type != "absolute"
         )
+        tracing = torch.jit.is_tracing() or torch.jit.is_scripting()  # a graph cannot pack by values
         packed = self.plan(input_ids, attention_mask, token_type_ids, position_ids, past_length + length,
-                           try_packing=not padded_needed, labels=labels, label_shift=label_shift,
+                           try_packing=not padded_needed and not tracing, labels=labels, label_shift=label_shift,
                            label_classes=label_classes)
         if packed is not None:  # every layer runs on the real tokens only
             if inputs_embeds is None:
@@ -517,10 +558,13 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids)
         hidden_states = self.embeddings(inputs_embeds, token_type_ids, position_ids)
+        zeroed = None
+        if tracing and not padded_needed and isinstance(attention_mask, Tensor):
+            zeroed = self.packed_zeros(attention_mask, labels, label_shift)
         if attention_mask is None:
             attention_mask = torch.ones(batch, past_length + length, device=device)
         layout = Padded(self.extended_attention_mask(attention_mask, (batch, length), past_length,
-                                                     hidden_states.dtype))
+                                                     hidden_states.dtype), zeroed)
         encoder_layout = None
         if encoder_hidden_states is not None:
             enc_batch, enc_length = encoder_hidden_states.shape[:2]
@@ -534,6 +578,8 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             hidden_states, layout, self.layer_head_masks(head_mask), encoder_hidden_states, encoder_layout,
             past_key_values, use_cache, output_attentions, output_hidden_states,
         )
+        if zeroed is not None and all_hidden is not None:
+            all_hidden = tuple(layout.unpack(h) for h in all_hidden)
         return Encoded(self.LayerNorm(hidden_states), layout, all_hidden, cache, all_attn, all_cross)
 
     def plan(self, input_ids: Tensor | None, attention_mask: Any, token_type_ids: Tensor, position_ids: Tensor,
@@ -548,10 +594,10 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         and labels on padding keep the reference computation.
         """
         config = self.config
-        mask2d = (isinstance(attention_mask, Tensor) and attention_mask.dim() == 2
-                  and tuple(attention_mask.shape) == tuple(token_type_ids.shape))
         if torch.compiler.is_compiling() or torch.jit.is_tracing():  # a graph cannot read values: no checks
             return Packed(*token_type_ids.shape, config.is_decoder) if try_packing and attention_mask is None else None
+        mask2d = (isinstance(attention_mask, Tensor) and attention_mask.dim() == 2
+                  and tuple(attention_mask.shape) == tuple(token_type_ids.shape))
         stats: dict[str, Tensor] = {}
         if input_ids is not None:
             stats["ids"] = torch.stack([input_ids.min(), input_ids.max()])
@@ -594,6 +640,20 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         if config.is_decoder:
             attn_mask = attn_mask & torch.ones(length, length, dtype=torch.bool, device=keep.device).tril()
         return Packed(batch, length, config.is_decoder, indices.to(keep.device), lengths, attn_mask)
+
+    def packed_zeros(self, attention_mask: Tensor, labels: Tensor | None, label_shift: int) -> Tensor | None:
+        """While tracing: the (B, L) positions where the packed layout, had :meth:`plan` chosen it for
+        these values, would leave zeros (the padding of a right-padded 0/1 mask without empty rows), as
+        tensor operations that the graph replays on any input; None when it never would."""
+        if attention_mask.dim() != 2:
+            return None
+        keep = attention_mask != 0
+        packable = ~((attention_mask != 0) & (attention_mask != 1)).any()  # no fractional values
+        packable = packable & ~(keep[:, 1:] & ~keep[:, :-1]).any() & keep.any(dim=1).all()  # no holes, no empty row
+        if labels is not None and tuple(labels.shape) == tuple(keep.shape):
+            length = keep.shape[1]
+            packable = packable & ~((labels[:, label_shift:] != -100) & ~keep[:, :length - label_shift]).any()
+        return ~keep & packable
 
     # -------------------------------------------------------------------------------- input handling
     def check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor | None,
@@ -702,6 +762,9 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         layers, heads = self.config.num_hidden_layers, self.config.num_attention_heads
         if head_mask is None:
             return [None] * layers
+        if self.config.pruned_heads:
+            raise ValueError("head_mask cannot be combined with pruned heads (config.pruned_heads): the layers "
+                             "no longer have num_attention_heads heads each")
         if head_mask.dim() == 1 and head_mask.shape[0] == heads:
             head_mask = head_mask.expand(layers, heads)
         elif head_mask.dim() != 2 or tuple(head_mask.shape) != (layers, heads):
@@ -824,7 +887,7 @@ class RobertaPreLayerNormForMaskedLM(LanguageModel):
         """The reference's forward, plus ``logits_at``: a (batch, length) bool tensor that runs the LM
         head only there (pretraining, fill-mask); ``logits`` are then (count, vocab) in row-major order
         and the loss is over those positions."""
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
         base = self.roberta_prelayernorm
         shape = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, encoder_hidden_states)
         if labels is not None:
@@ -870,7 +933,7 @@ class RobertaPreLayerNormForCausalLM(LanguageModel, GenerationMixin):
     ) -> CausalLMOutputWithCrossAttentions | tuple:
         """The reference's forward, plus ``logits_at`` (generation asks for the last position only);
         with labels the loss needs every position, so ``logits_at`` cannot be combined with them."""
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
         base = self.roberta_prelayernorm
         shape = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, encoder_hidden_states)
         if labels is not None:
@@ -920,7 +983,7 @@ class RobertaPreLayerNormForSequenceClassification(RobertaPreLayerNormPreTrained
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> SequenceClassifierOutput | tuple:
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
         base = self.roberta_prelayernorm
         batch, _ = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, None)
         problem_type = self.problem_type(labels, batch) if labels is not None else None
@@ -990,7 +1053,7 @@ class RobertaPreLayerNormForMultipleChoice(RobertaPreLayerNormPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> MultipleChoiceModelOutput | tuple:
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
         source = input_ids if input_ids is not None else inputs_embeds
         if source is None or source.dim() != (3 if input_ids is not None else 4):
             raise ValueError("multiple choice takes input_ids of shape (batch, choices, length) "
@@ -1036,7 +1099,7 @@ class RobertaPreLayerNormForTokenClassification(RobertaPreLayerNormPreTrainedMod
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> TokenClassifierOutput | tuple:
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
         base = self.roberta_prelayernorm
         shape = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, None)
         if labels is not None:
@@ -1080,7 +1143,7 @@ class RobertaPreLayerNormForQuestionAnswering(RobertaPreLayerNormPreTrainedModel
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> QuestionAnsweringModelOutput | tuple:
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
         base = self.roberta_prelayernorm
         batch, _ = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, None)
         with_loss = start_positions is not None and end_positions is not None

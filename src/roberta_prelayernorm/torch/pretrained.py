@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import torch
 from torch import nn
@@ -13,9 +13,11 @@ from torch import nn
 from ..core.config import RobertaPreLayerNormConfig
 from ..core.dtypes import dtype_name
 from ..core.errors import CheckpointError, LoadingInfo
+from ..core.generation import GENERATION_CONFIG_NAME, GenerationConfig
 from ..core.hub import HubOptions
 from ..core.weights import BASE_PREFIX, is_ignored_unexpected, match_prefix, resolve_weights, tied_aliases
 from .checkpoint import read_weights, save_weights
+from .generation import GenerationMixin
 
 logger = logging.getLogger("roberta_prelayernorm")
 M = TypeVar("M", bound="RobertaPreLayerNormPreTrainedModel")
@@ -29,31 +31,79 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
     _tied_weights_keys: list[str] = []
+    # read by generic code written for the reference (its test suite, accelerate): none of them apply here
+    _keys_to_ignore_on_load_missing: list[str] | None = None
+    _keys_to_ignore_on_load_unexpected: list[str] | None = None
+    _keep_in_fp32_modules: list[str] | None = None
+    _no_split_modules: list[str] | None = None
 
     def __init__(self, config: RobertaPreLayerNormConfig, *args: Any, **kwargs: Any) -> None:
         super().__init__()
         if not isinstance(config, RobertaPreLayerNormConfig):
             raise TypeError(f"config must be a RobertaPreLayerNormConfig, got {type(config).__name__}")
-        config.validate()
+        config.validate()  # the sizes a model needs: heads that divide hidden_size, ...
         self.config = config
+        self.name_or_path = config.name_or_path
+        self.generation_config = GenerationConfig.from_model_config(config) if self.can_generate() else None
 
     # ------------------------------------------------------------------------------- initialisation
     def post_init(self) -> None:
-        """Initialise every weight as the reference does, then tie the LM head to the embeddings."""
+        """Initialise every weight as the reference does, prune the config's ``pruned_heads``, tie the LM
+        head to the embeddings, and honour a legacy ``gradient_checkpointing`` config key."""
         self.apply(self._init_weights)
+        if self.config.pruned_heads:
+            self.prune_heads(self.config.pruned_heads)
         self.tie_weights()
+        if getattr(self.config, "gradient_checkpointing", False):  # old config.json files
+            self.gradient_checkpointing_enable()
+            del self.config.gradient_checkpointing  # consumed: not saved again, as in the reference
 
     def _init_weights(self, module: nn.Module) -> None:
         for name, param in module.named_parameters(recurse=False):
             init_parameter(module, name, param, self.config.initializer_range)
 
     def tie_weights(self) -> None:
+        """Share the LM head's decoder weight with the word embeddings (``tie_word_embeddings``); with
+        ``config.torchscript`` give it a copy instead, as the reference does for ``torch.jit``."""
         lm_head = getattr(self, "lm_head", None)
         if lm_head is None:
             return
         lm_head.decoder.bias = lm_head.bias
         if self.config.tie_word_embeddings:
-            lm_head.decoder.weight = self.get_input_embeddings().weight
+            embeddings = self.get_input_embeddings().weight
+            if self.config.torchscript:
+                lm_head.decoder.weight = nn.Parameter(embeddings.detach().clone())
+            else:
+                lm_head.decoder.weight = embeddings
+
+    # ---------------------------------------------------------------------------------- head pruning
+    def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
+        """Remove attention heads: ``{layer: [head, ...]}``, heads numbered as in the unpruned model
+        (layers may count from the end, ``-1`` being the last, and are recorded as given, as the reference).
+
+        The query/key/value and output projections of those layers shrink; ``config.pruned_heads`` records
+        the union of everything pruned, so a saved model is rebuilt pruned when it is loaded.
+
+        Raises:
+            ValueError: For a layer or a head out of range.
+        """
+        config = self.config
+        if not isinstance(heads_to_prune, dict):
+            raise ValueError(f"heads_to_prune must be a dict {{layer: [heads]}}, got {type(heads_to_prune).__name__}")
+        layers = self.base_model.encoder.layer
+        checked: dict[int, set[int]] = {}
+        for layer, heads in heads_to_prune.items():
+            if not isinstance(layer, int) or isinstance(layer, bool) or not -len(layers) <= layer < len(layers):
+                raise ValueError(f"prune_heads: layer {layer!r} is out of range [0, {len(layers)}) "
+                                 f"(or [-{len(layers)}, 0) counting from the last, as Python indexes)")
+            for head in heads:
+                if not isinstance(head, int) or isinstance(head, bool) or not 0 <= head < config.num_attention_heads:
+                    raise ValueError(f"prune_heads: head {head!r} of layer {layer} is out of range "
+                                     f"[0, num_attention_heads={config.num_attention_heads})")
+            checked[layer] = set(heads)
+        for layer, heads in checked.items():
+            config.pruned_heads[layer] = sorted(set(config.pruned_heads.get(layer, [])) | heads)
+            layers[layer].attention.prune_heads(heads)
 
     # ------------------------------------------------------------------------------------ accessors
     @property
@@ -68,6 +118,11 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
 
     def get_output_embeddings(self) -> nn.Linear | None:
         return None
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether the class has ``generate`` (the causal LM): only then a ``generation_config`` is kept."""
+        return issubclass(cls, GenerationMixin)
 
     @property
     def device(self) -> torch.device:
@@ -115,6 +170,11 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
             The (new) input embedding module.
         """
         old = self.get_input_embeddings()
+        for name, value in (("new_num_tokens", new_num_tokens), ("pad_to_multiple_of", pad_to_multiple_of)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
+            raise ValueError(f"pad_to_multiple_of must be positive, got {pad_to_multiple_of}")
         if new_num_tokens is None and pad_to_multiple_of is None:
             return old
         n = old.num_embeddings if new_num_tokens is None else new_num_tokens
@@ -141,6 +201,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
             lm_head.decoder = decoder
             lm_head.bias = decoder.bias
         self.config.vocab_size = n
+        self.vocab_size = n  # the reference keeps it on the model too
         self.tie_weights()
         return new
 
@@ -148,9 +209,10 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
     @classmethod
     def from_pretrained(
         cls: type[M],
-        pretrained_model_name_or_path: str | os.PathLike,
+        pretrained_model_name_or_path: str | os.PathLike | None,
         *model_args: Any,
         config: RobertaPreLayerNormConfig | None = None,
+        state_dict: dict[str, torch.Tensor] | None = None,
         cache_dir: str | os.PathLike | None = None,
         revision: str | None = None,
         local_files_only: bool = False,
@@ -164,9 +226,11 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         """Load a model from a folder or a hub id.
 
         Args:
-            pretrained_model_name_or_path: Local folder or hub id (``org/name``).
+            pretrained_model_name_or_path: Local folder or hub id (``org/name``); None to build the model
+                from ``config`` and ``state_dict`` alone.
             config: Use this config instead of the checkpoint's ``config.json``.
-            cache_dir, revision, local_files_only, token: Passed to ``huggingface_hub``.
+            state_dict: Use these tensors instead of the checkpoint's weight files (which are then not read).
+            cache_dir, revision, local_files_only, token, subfolder: Where to find the files (``core.hub``).
             torch_dtype: ``torch.float16``, ``"bfloat16"``, ``"auto"`` (the checkpoint's dtype) or None (fp32).
             dtype: Alias of ``torch_dtype``.
             output_loading_info: Also return the missing / unexpected / mismatched keys.
@@ -174,24 +238,36 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
             **kwargs: Config overrides (``num_labels=3``) and constructor arguments (``add_pooling_layer``).
 
         Returns:
-            The model in eval mode, or ``(model, loading_info)``.
+            The model in eval mode, or ``(model, loading_info)``. The loading info names keys as the
+            checkpoint does (a bare model's checkpoint in a head model: without the base prefix).
 
         Raises:
             CheckpointError: (an ``OSError``) if the files cannot be found or read;
                 ``CheckpointShapeError`` (also a ``ValueError``) if shapes do not fit the config.
+            ValueError: If ``pretrained_model_name_or_path`` is None without ``config`` and ``state_dict``.
         """
-        path = os.fspath(pretrained_model_name_or_path)
-        hub = HubOptions.pop_from(dict(kwargs, cache_dir=cache_dir, revision=revision,
-                                       local_files_only=local_files_only, token=token))
-        for name in ("subfolder", "force_download"):
+        path = None if pretrained_model_name_or_path is None else os.fspath(pretrained_model_name_or_path)
+        kwargs = dict(kwargs, cache_dir=cache_dir, revision=revision, local_files_only=local_files_only, token=token)
+        hub = HubOptions.pop_from(kwargs)
+        for name in HubOptions.__dataclass_fields__:  # the ones given as None
             kwargs.pop(name, None)
         init_names = set(inspect.signature(cls.__init__).parameters) - {"self", "config", "args", "kwargs"}
         init_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in init_names}
+        if path is None and (config is None or state_dict is None):
+            raise ValueError("from_pretrained(None, ...) builds the model from config= and state_dict=: give both "
+                             "(or a folder or hub id)")
         if config is None:
             config = RobertaPreLayerNormConfig.from_pretrained(path, **hub.as_kwargs(), **kwargs)
         elif kwargs:
             raise TypeError(f"unexpected arguments {sorted(kwargs)} (config overrides need config=None)")
-        state = read_weights(resolve_weights(path, hub)[1])
+        if state_dict is not None:
+            if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+                raise TypeError("state_dict must be a dict of tensors")
+            state = dict(state_dict)
+        else:
+            state = read_weights(resolve_weights(path, hub)[1])
+        if path is not None:
+            config.name_or_path = path
 
         dtype = resolve_dtype(torch_dtype if torch_dtype is not None else dtype, config, state)
         with torch.device("meta"):
@@ -207,6 +283,8 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         if info.mismatched_keys:
             logger.warning("Some weights of %s were newly initialized because their shapes did not fit: %s",
                            cls.__name__, info.mismatched_keys)
+        if model.can_generate() and path is not None:
+            model.generation_config = GenerationConfig.from_pretrained(path, model.config, hub=hub)
         model.eval()
         return (model, info.as_dict()) if output_loading_info else model
 
@@ -217,29 +295,36 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         Works on a model whose storage is uninitialised (built on the meta device, then ``to_empty``).
         """
         renames = match_prefix(state, self.state_dict(), self.base_model_prefix)
+        named = {model_key: key for key, model_key in renames.items()}  # model key → the checkpoint's name
         state = {renames[k]: v for k, v in state.items()}
         if "lm_head.decoder.bias" in state:  # the bias the decoder applies (untied files keep it apart)
             state["lm_head.bias"] = state["lm_head.decoder.bias"]
         own = self.state_dict(keep_vars=True)
         tied = self.tied_aliases()
-        info = LoadingInfo()
+        unexpected, mismatched_shapes = [], []
         for key, tensor in state.items():
             if key not in own:
                 if not is_ignored_unexpected(key):
-                    info.unexpected_keys.append(key)
+                    unexpected.append(key)
             elif own[key].shape != tensor.shape:
-                info.mismatched_keys.append((key, tuple(tensor.shape), tuple(own[key].shape)))
+                mismatched_shapes.append((key, tuple(tensor.shape), tuple(own[key].shape)))
+        mismatched = {k for k, _, _ in mismatched_shapes}
+        loadable = {k: v for k, v in state.items() if k in own and k not in mismatched}
+        in_checkpoint = set(loadable) | mismatched
+        present = in_checkpoint | {alias for alias, source in tied.items() if source in in_checkpoint}
+        missing = [k for k in own if k not in present]
+        # the report names keys as the checkpoint does, as the reference's does: with or without the base prefix
+        checkpoint_name = checkpoint_naming(named.values(), own, self.base_model_prefix)
+        info = LoadingInfo(missing_keys=sorted(checkpoint_name(k) for k in missing),
+                           unexpected_keys=[named.get(k, k) for k in unexpected],
+                           mismatched_keys=[(named.get(k, k), a, b) for k, a, b in mismatched_shapes])
         if info.mismatched_keys and not ignore_mismatched_sizes:
             raise info.shape_error()
-        mismatched = {k for k, _, _ in info.mismatched_keys}
-        loadable = {k: v for k, v in state.items() if k in own and k not in mismatched}
         with torch.no_grad():
             for key, tensor in loadable.items():
                 own[key].copy_(tensor)
         self.tie_weights()
-        present = set(loadable) | {alias for alias, source in tied.items() if source in loadable}
-        info.missing_keys = [k for k in own if k not in present and k not in mismatched]
-        for key in info.missing_keys + sorted(mismatched):
+        for key in missing + sorted(mismatched):
             module_name, _, param_name = key.rpartition(".")
             module = self.get_submodule(module_name)
             init_parameter(module, param_name, getattr(module, param_name), self.config.initializer_range)
@@ -285,7 +370,23 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         if "dtype" in config:  # the name newer files use: both must say the same
             config["dtype"] = config["torch_dtype"]
         config_json = RobertaPreLayerNormConfig.from_dict(config).to_json_string()
-        save_weights(os.fspath(save_directory), state, config_json, max_shard_size)
+        extra = {}
+        if self.can_generate() and self.generation_config is not None:
+            extra[GENERATION_CONFIG_NAME] = self.generation_config.to_json_string()
+        save_weights(os.fspath(save_directory), state, config_json, max_shard_size, extra_files=extra)
+
+
+def checkpoint_naming(checkpoint_keys: Any, model_keys: Any, prefix: str) -> Callable[[str], str]:
+    """A model key as the checkpoint would name it: without the base prefix when a bare model's
+    checkpoint is loaded into a head model, with it when a head model's is loaded into the bare model."""
+    head = prefix + "."
+    has_prefix = any(k.startswith(head) for k in checkpoint_keys)
+    expects_prefix = any(k.startswith(head) for k in model_keys)
+    if expects_prefix and not has_prefix:
+        return lambda key: key[len(head):] if key.startswith(head) else key
+    if has_prefix and not expects_prefix:
+        return lambda key: head + key
+    return lambda key: key
 
 
 def init_parameter(module: nn.Module, name: str, param: torch.Tensor, std: float) -> None:
