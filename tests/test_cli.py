@@ -253,7 +253,7 @@ def test_option_mistakes_are_usage_errors(models, capsys) -> None:
     status, _, err = rpln(capsys, "generate", "-m", models["lm"], "--repetition-penalty", "-1", "text")
     assert status == 2 and "argument --repetition-penalty: -1 is not a positive number" in err.splitlines()[-1]
     status, out, err = rpln(capsys, "generate", "-m", models["lm"], "--num-beams", "2", "-n", "3", "text")
-    assert status != 0 and out == "" and "num_return_sequences=3 is larger than num_beams=2" in err
+    assert status != 0 and out == "" and "--num-return-sequences 3 is larger than --num-beams 2" in err  # CLI wording: the flags
     assert len(err.strip().splitlines()) == 1
 
 

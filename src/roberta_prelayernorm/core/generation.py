@@ -242,7 +242,15 @@ def check_basic(config: GenerationConfig, family: str) -> None:
 def resolve_config(model: Any, generation_config: GenerationConfig | None, overrides: dict[str, Any]
                    ) -> GenerationConfig:
     """``generation_config`` (or the model's ``generation_config`` attribute, or its config's ids) + overrides,
-    validated: what every framework's ``generate`` starts from."""
+    validated: what every framework's ``generate`` starts from.
+
+    Raises:
+        ValueError: For a model that is not a decoder, or settings out of range.
+    """
+    if not model.config.is_decoder:
+        raise ValueError("generate needs a decoder: this model's config has is_decoder=False, so every token would "
+                         f"attend to later ones. Load it with is_decoder=True ({type(model).__name__}"
+                         ".from_pretrained(path, is_decoder=True))")
     base = generation_config or getattr(model, "generation_config", None)
     if base is None:
         base = GenerationConfig.from_model_config(model.config)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..core.config import RobertaPreLayerNormConfig
 from ..core.errors import CheckpointError, LoadingInfo
+from ..core.pretrained import warn_about
 from ..core.generation import GenerationConfig
 from ..core.hub import HubOptions
 from ..core.inputs import check_id_ranges
@@ -438,15 +439,7 @@ class FlaxRobertaPreLayerNormPreTrainedModel:
         model = cls(config, *model_args, dtype=dtype, _do_init=False, **init_kwargs)
         params, info = model.fill_params(flat, ignore_mismatched_sizes=ignore_mismatched_sizes)
         info.unexpected_keys = unplaced + info.unexpected_keys
-        if info.missing_keys:
-            logger.warning("Some weights of %s were not in the checkpoint at %s and are newly initialized: %s. "
-                           "Train the model before using it for predictions.", cls.__name__, path, info.missing_keys)
-        if info.unexpected_keys:
-            logger.warning("Some weights of the checkpoint at %s were not used by %s: %s",
-                           path, cls.__name__, info.unexpected_keys)
-        if info.mismatched_keys:
-            logger.warning("Some weights of %s were newly initialized because their shapes did not fit: %s",
-                           cls.__name__, info.mismatched_keys)
+        warn_about(info, logger, cls.__name__, path)
         from ..core.generation import GenerationConfig
 
         if os.path.isdir(path):

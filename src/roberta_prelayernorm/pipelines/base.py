@@ -58,14 +58,6 @@ def default_model_path(task: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------------------- model loading
-def resolve_device(device: Any) -> Any:
-    """None or -1 → CPU; an int → that CUDA device; strings and ``torch.device`` once checked
-    (``torch.devices.resolve_device``: a ValueError for an unknown device or one this machine lacks)."""
-    from ..torch.devices import resolve_device as check
-
-    return check(device)
-
-
 def resolve_dtype(dtype: Any) -> str | None:
     """None, "auto", a dtype of any framework or its name ("float16", "bf16", "fp32") → None, "auto" or the
     canonical name (``core.dtypes``), which every framework's ``from_pretrained`` takes."""

@@ -72,7 +72,7 @@ class TorchRunner(Runner):
     framework = "pt"
 
     def __init__(self, model: Any, device: Any = None, dtype: str | None = None) -> None:
-        from .base import resolve_device
+        from ..torch.devices import resolve_device
 
         super().__init__(model, device)
         self.device = resolve_device(device)

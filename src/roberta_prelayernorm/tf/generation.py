@@ -131,10 +131,6 @@ def generate(
             allows, or settings out of range. ``TypeError`` for unknown arguments.
     """
     model_config = model.config
-    if not model_config.is_decoder:
-        raise ValueError("generate needs a decoder: this model's config has is_decoder=False, so every token would "
-                         "attend to later ones. Load it with is_decoder=True "
-                         "(TFRobertaPreLayerNormForCausalLM.from_pretrained(path, is_decoder=True))")
     config = resolve_config(model, generation_config, kwargs)
     check_basic(config, "TF")
     if input_ids is None:

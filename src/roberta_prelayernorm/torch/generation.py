@@ -307,10 +307,6 @@ def generate(
             allows, or settings out of range or contradicting each other. ``TypeError`` for unknown arguments.
     """
     model_config = model.config
-    if not model_config.is_decoder:
-        raise ValueError("generate needs a decoder: this model's config has is_decoder=False, so every token would "
-                         "attend to later ones. Load it with is_decoder=True "
-                         "(RobertaPreLayerNormForCausalLM.from_pretrained(path, is_decoder=True))")
     config = resolve_config(model, generation_config, kwargs)
     device = model.device
     eos = config.eos_ids()

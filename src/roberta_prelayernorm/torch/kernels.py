@@ -57,8 +57,8 @@ def _pack(modules: tuple[nn.Module, ...], x: Tensor, slot: str) -> Pack | None:
     if not _ENABLED or x.device.type != "cpu" or any(type(m) is not nn.Linear or m.bias is None for m in modules):
         return None
     weights = [m.weight for m in modules]
-    if x.dtype not in PACKABLE or any(w.dtype != x.dtype for w in weights):
-        return None
+    if x.dtype not in PACKABLE or any(w.dtype != x.dtype for w in weights) or any(w.numel() == 0 for w in weights):
+        return None  # (an empty product: a layer whose heads are all pruned)
     if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
         return None
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():

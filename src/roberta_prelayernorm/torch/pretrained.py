@@ -13,6 +13,7 @@ from torch import nn
 from ..core.config import RobertaPreLayerNormConfig
 from ..core.dtypes import dtype_name
 from ..core.errors import CheckpointError, LoadingInfo
+from ..core.pretrained import warn_about
 from ..core.generation import GENERATION_CONFIG_NAME, GenerationConfig
 from ..core.hub import HubOptions
 from ..core.weights import BASE_PREFIX, is_ignored_unexpected, match_prefix, resolve_weights, tied_aliases
@@ -274,15 +275,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
             model = cls(config, *model_args, **init_kwargs)
         model = model.to(dtype).to_empty(device="cpu")
         info = model.load_checkpoint_state(state, ignore_mismatched_sizes=ignore_mismatched_sizes)
-        if info.missing_keys:
-            logger.warning("Some weights of %s were not in the checkpoint at %s and are newly initialized: %s. "
-                           "Train the model before using it for predictions.", cls.__name__, path, info.missing_keys)
-        if info.unexpected_keys:
-            logger.warning("Some weights of the checkpoint at %s were not used by %s: %s",
-                           path, cls.__name__, info.unexpected_keys)
-        if info.mismatched_keys:
-            logger.warning("Some weights of %s were newly initialized because their shapes did not fit: %s",
-                           cls.__name__, info.mismatched_keys)
+        warn_about(info, logger, cls.__name__, path)
         if model.can_generate() and path is not None:
             model.generation_config = GenerationConfig.from_pretrained(path, model.config, hub=hub)
         model.eval()
