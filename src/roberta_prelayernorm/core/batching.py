@@ -1,11 +1,12 @@
-"""Padding, written once: token rows to rectangular numpy arrays (any framework converts them)."""
+"""Padding, written once: token rows to rectangular numpy arrays (any framework converts them).
+
+numpy is imported by the functions that make arrays, so that the tokenizer (``pad_list``) stays light.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 
 def pad_list(row: Sequence[Any], value: Any, length: int, side: str = "right") -> list[Any]:
@@ -15,9 +16,11 @@ def pad_list(row: Sequence[Any], value: Any, length: int, side: str = "right") -
 
 
 def pad_rows(rows: Sequence[Sequence[int]], value: int, *, length: int | None = None, side: str = "right",
-             dtype: Any = np.int64) -> np.ndarray:
-    """(len(rows), length) array of the rows, filled with ``value`` on ``side``; ``length`` defaults to the
-    longest row."""
+             dtype: Any = "int64") -> Any:
+    """(len(rows), length) numpy array of the rows, filled with ``value`` on ``side``; ``length`` defaults to
+    the longest row."""
+    import numpy as np
+
     length = max((len(r) for r in rows), default=0) if length is None else length
     out = np.full((len(rows), length), value, dtype=dtype)
     for i, row in enumerate(rows):
@@ -30,7 +33,7 @@ def pad_rows(rows: Sequence[Sequence[int]], value: int, *, length: int | None = 
     return out
 
 
-def batch_rows(rows: Sequence[Sequence[int]], pad_id: int, *, side: str = "right") -> dict[str, np.ndarray]:
+def batch_rows(rows: Sequence[Sequence[int]], pad_id: int, *, side: str = "right") -> dict[str, Any]:
     """``{"input_ids", "attention_mask"}`` of token rows padded to the longest."""
     ids = pad_rows(rows, pad_id, side=side)
     mask = pad_rows([[1] * len(r) for r in rows], 0, length=ids.shape[1], side=side)

@@ -23,6 +23,7 @@ from typing import Any
 
 from tokenizers import AddedToken, Encoding, Tokenizer
 
+from ..core.batching import pad_list
 from ..core.hub import HubOptions, resolve_file
 from . import bpe
 from .encoding import BatchEncoding, _to_python, _tensor_type
@@ -1477,9 +1478,7 @@ class RobertaTokenizer:
         }
         for key, value in fill.items():
             if key in example and (key != "attention_mask" or return_attention_mask):
-                padding = [value] * missing
-                row = list(example[key])
-                example[key] = row + padding if side == "right" else padding + row
+                example[key] = pad_list(example[key], value, max_length, side)
         return example
 
     # ----------------------------------------------------------------------------------------------

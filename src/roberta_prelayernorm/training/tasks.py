@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tokenizers import Encoding, Tokenizer
 
+from ..core.batching import pad_rows
 from ..core.tasks import class_name, for_finetune
 from . import metrics as M
 
@@ -152,11 +153,8 @@ def read_conll(path: str) -> list[tuple[list[str], list[str]]]:
 
 
 def pad(rows: Sequence[Sequence[int]], value: int, length: int | None = None) -> torch.Tensor:
-    length = length or max((len(r) for r in rows), default=0)
-    out = torch.full((len(rows), length), value, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return out
+    """``core.batching.pad_rows`` as a long tensor."""
+    return torch.from_numpy(pad_rows(rows, value, length=length or None))
 
 
 # -------------------------------------------------------------------------------------------- tasks
