@@ -279,9 +279,12 @@ def test_resume_from_a_damaged_checkpoint_names_the_intact_one(tmp_path, corpus,
 def test_ctrl_c_names_the_last_checkpoint_and_the_resume_command(tmp_path, corpus, capsys):
     out = tmp_path / "run"
     argv = ["pretrain", "--train", str(corpus), "-o", str(out), *TINY, "--max-steps", "100000", "--save-every", "1"]
+    # a shell that started the test run in the background ignores SIGINT, and children inherit that (Python
+    # then keeps ignoring it): give the child the default disposition, as a terminal's Ctrl-C finds it
     proc = subprocess.Popen([sys.executable, "-m", "roberta_prelayernorm", *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 90
     while not (out / "checkpoints" / "latest").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
