@@ -109,6 +109,36 @@ class Records(list):
         return Records([self[i] for i in indices], [self.where[i] for i in indices])
 
 
+def positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
+def non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+def unit_fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1)")
+    return number
+
+
 def read_records(args: argparse.Namespace, fields: Sequence[str] | None = None,
                  optional: Sequence[str] = ()) -> tuple[Records, bool]:
     """Records ``{field: value}`` from the arguments, ``--file`` or stdin; and whether they came from a file.

@@ -31,7 +31,7 @@ LIBRARY_WORDS = {"labels=a,b": "--labels a,b"}
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from ..core.tasks import FINETUNE_TASKS
-    from .pretrain import non_negative, positive_float, unit_fraction
+    from ._common import non_negative, positive_float, unit_fraction
 
     positive = _common.positive_int
     p = subparsers.add_parser("finetune", help=HELP, description=HELP, epilog=EPILOG,

@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, help="random seed for sampling")
     p.add_argument("--num-beams", type=_common.positive_int, metavar="B",
                    help="beam search with B beams per prompt (1: greedy or sampling)")
-    p.add_argument("--repetition-penalty", type=positive_float, metavar="R",
+    p.add_argument("--repetition-penalty", type=_common.positive_float, metavar="R",
                    help="divide the scores of tokens already in the text by R (1.0: none; 1.2 is common)")
     p.add_argument("--num-return-sequences", "-n", type=_common.positive_int, metavar="N",
                    help="continuations per prompt (needs --sample, or at most --num-beams)")
@@ -58,16 +58,6 @@ def run(args: argparse.Namespace) -> int:
     out = [{"prompt": p, "generated_text": [g["generated_text"] for g in r]} for p, r in zip(prompts, results)]
     _common.emit(out, args, ["prompt", "generated text"], rows)
     return 0
-
-
-def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return number
 
 
 def rows(record: dict[str, Any]) -> list[list[Any]]:

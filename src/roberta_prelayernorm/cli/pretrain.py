@@ -31,7 +31,7 @@ LIBRARY_WORDS = {"train_files": "--train", "eval_files": "--eval", "resume=True"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    positive, fraction = _common.positive_int, unit_fraction
+    positive, fraction = _common.positive_int, _common.unit_fraction
     p = subparsers.add_parser("pretrain", help=HELP, description=HELP, epilog=EPILOG,
                               formatter_class=_common.DefaultsHelpFormatter)
     data = p.add_argument_group("data")
@@ -71,22 +71,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     opt.add_argument("--batch-size", type=positive, default=32, help="blocks per process per micro-step")
     opt.add_argument("--grad-accum", type=positive, default=1, help="micro-steps per update")
     opt.add_argument("--max-steps", type=positive, default=1000, help="updates")
-    opt.add_argument("--lr", type=positive_float, default=5e-4, help="peak learning rate")
+    opt.add_argument("--lr", type=_common.positive_float, default=5e-4, help="peak learning rate")
     opt.add_argument("--warmup-ratio", type=fraction, default=0.06, help="fraction of --max-steps of warmup")
     opt.add_argument("--lr-power", type=float, default=1.0, help="polynomial decay power (1 = linear)")
     opt.add_argument("--end-lr-ratio", type=fraction, default=0.0, help="final learning rate, as a fraction of --lr")
     opt.add_argument("--weight-decay", type=float, default=0.01, help="not applied to biases and LayerNorms")
     opt.add_argument("--adam-betas", default="0.9,0.98", help="AdamW betas")
     opt.add_argument("--adam-eps", type=float, default=1e-6, help="AdamW epsilon")
-    opt.add_argument("--clip-grad-norm", type=positive_float, dest="max_grad_norm", help="default: no clipping")
+    opt.add_argument("--clip-grad-norm", type=_common.positive_float, dest="max_grad_norm", help="default: no clipping")
     opt.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
     opt.add_argument("--seed", type=int, default=0, help="seeds initialisation, data order, masks and dropout")
     run = p.add_argument_group("output and checkpoints")
     run.add_argument("--output", "-o", required=True, dest="output_dir", help="output folder")
     run.add_argument("--log-every", type=positive, default=10, help="updates between metrics records")
-    run.add_argument("--eval-every", type=non_negative, default=0, help="updates between evaluations (0: at the end)")
+    run.add_argument("--eval-every", type=_common.non_negative, default=0, help="updates between evaluations (0: at the end)")
     run.add_argument("--eval-max-blocks", type=positive, help="evaluate on at most this many held-out blocks")
-    run.add_argument("--save-every", type=non_negative, default=0, help="updates between checkpoints (0: none)")
+    run.add_argument("--save-every", type=_common.non_negative, default=0, help="updates between checkpoints (0: none)")
     run.add_argument("--keep-checkpoints", type=positive, default=2, help="newest checkpoints kept")
     run.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
                      help="continue from the latest checkpoint in --output, or from CHECKPOINT")
@@ -150,36 +150,6 @@ def resume_command(argv: list[str]) -> str:
             continue
         kept.append(token)
     return shlex.join(["rpln", *kept, "--resume"])
-
-
-def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return number
-
-
-def non_negative(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return number
-
-
-def unit_fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0 <= number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1)")
-    return number
 
 
 def mask_split(value: str) -> str:
