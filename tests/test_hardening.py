@@ -24,17 +24,8 @@ import roberta_prelayernorm as rp
 from roberta_prelayernorm import cli
 from roberta_prelayernorm.core.errors import CheckpointError
 from roberta_prelayernorm.pipelines import pipeline
+from test_cli import one_thread  # noqa: F401 - the same autouse fixture: one thread, rpln's log handler removed
 from test_pipelines import FIXTURE_TOKENIZER, model_folder
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    logger = logging.getLogger("roberta_prelayernorm")  # the handler that rpln adds
-    logger.handlers = [h for h in logger.handlers if type(h).__name__ != "StderrHandler"]
 
 
 @pytest.fixture(scope="module")
