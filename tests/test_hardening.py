@@ -24,7 +24,7 @@ import roberta_prelayernorm as rp
 from roberta_prelayernorm import cli
 from roberta_prelayernorm.core.errors import CheckpointError
 from roberta_prelayernorm.pipelines import pipeline
-from test_cli import one_thread  # noqa: F401 - the same autouse fixture: one thread, rpln's log handler removed
+from test_cli import one_thread, rpln  # noqa: F401 - the same autouse fixture: one thread, rpln's log handler removed
 from test_pipelines import FIXTURE_TOKENIZER, model_folder
 
 
@@ -33,17 +33,6 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("hardening_models")
     return {"mlm": model_folder(root / "mlm", "RobertaPreLayerNormForMaskedLM", seed=1),
             "lm": model_folder(root / "lm", "RobertaPreLayerNormForCausalLM", seed=5, is_decoder=True)}
-
-
-def rpln(capsys: pytest.CaptureFixture, *argv: Any) -> tuple[int, str, str]:
-    """``cli.main`` in-process: (status, stdout, stderr)."""
-    capsys.readouterr()
-    try:
-        status = cli.main([str(a) for a in argv])
-    except SystemExit as e:  # argparse: --help, usage errors
-        status = e.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def one_error_line(err: str) -> str:

@@ -19,6 +19,7 @@ import math
 from typing import Any, Callable
 
 from ..core.config import RobertaPreLayerNormConfig
+from ..core.inputs import check_ranges
 from .backend import keras, tf
 from .generation import TFGenerationMixin
 from .outputs import (
@@ -517,19 +518,9 @@ class TFRobertaPreLayerNormMainLayer(keras.layers.Layer):
         """Ids that would index outside an embedding table raise here (eagerly), naming the table."""
         if not tf.executing_eagerly():
             return
-        config = self.config
-        if input_ids is not None:
-            check_range("input_ids", input_ids, config.vocab_size,
-                        "input_ids holds token id {bad}, outside [0, vocab_size=" + f"{config.vocab_size})")
-        check_range("token_type_ids", token_type_ids, config.type_vocab_size,
-                    "token_type_ids holds type {bad}, outside [0, type_vocab_size=" + f"{config.type_vocab_size})")
-        if config.position_embedding_type == "absolute":
-            check_range("position_ids", position_ids, config.max_position_embeddings,
-                        "position id {bad} is outside the position table [0, max_position_embeddings="
-                        f"{config.max_position_embeddings}); the model takes at most {config.max_input_length} tokens")
-        elif int(total_length) > config.max_position_embeddings:
-            raise ValueError(f"sequence of {int(total_length)} tokens is longer than max_position_embeddings="
-                             f"{config.max_position_embeddings} allows for relative positions")
+        got = {name: extremes(x) for name, x in (("ids", input_ids), ("types", token_type_ids),
+                                                    ("positions", position_ids)) if x is not None and tf.size(x)}
+        check_ranges(self.config, got, int(total_length))
 
     def extended_attention_mask(self, mask: Tensor, query_shape: tuple, key_length: int | Tensor, *, causal: bool,
                                 name: str = "attention_mask") -> Tensor:
@@ -596,13 +587,9 @@ def check_integer_tensor(name: str, x: Any) -> None:
         raise TypeError(f"{name} must hold integers, got dtype {x.dtype.name}")
 
 
-def check_range(name: str, ids: Tensor, high: int, message: str) -> None:
-    """Eagerly: every id in [0, high), else ``ValueError(message.format(bad=...))``."""
-    if not tf.executing_eagerly() or tf.size(ids) == 0:
-        return
-    low, top = int(tf.reduce_min(ids)), int(tf.reduce_max(ids))
-    if low < 0 or top >= high:
-        raise ValueError(message.format(bad=low if low < 0 else top))
+def extremes(x: Tensor) -> list[int]:
+    """``[min, max]`` of an integer tensor, eagerly."""
+    return [int(tf.reduce_min(x)), int(tf.reduce_max(x))]
 
 
 # ----------------------------------------------------------------------------------------------- heads

@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..core.config import RobertaPreLayerNormConfig
+from ..core.inputs import check_ranges
 from . import kernels
 from .generation import GenerationMixin
 from ..core.outputs import (
@@ -622,7 +623,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         got: dict[str, list[int]] = {}
         for name in names:
             got[name], values = values[:stats[name].numel()], values[stats[name].numel():]
-        self.check_ranges(got, total_length, label_classes)
+        check_ranges(config, got, total_length, label_classes)
         if not try_packing:
             return None
         if attention_mask is None:
@@ -691,38 +692,6 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             raise ValueError(f"encoder_hidden_states must have shape ({shape[0]}, encoder length, "
                              f"hidden_size={hidden}), got {got}")
         return shape
-
-    def check_ranges(self, got: dict[str, list[int]], total_length: int, label_classes: int | None) -> None:
-        """Values that would index outside a table (or a mask that is not 0/1) raise here, naming them."""
-        config = self.config
-        if "ids" in got:
-            low, high = got["ids"]
-            if low < 0 or high >= config.vocab_size:
-                raise ValueError(f"input_ids holds token id {low if low < 0 else high}, outside "
-                                 f"[0, vocab_size={config.vocab_size})")
-        low, high = got["types"]
-        if low < 0 or high >= config.type_vocab_size:
-            raise ValueError(f"token_type_ids holds type {low if low < 0 else high}, outside "
-                             f"[0, type_vocab_size={config.type_vocab_size})")
-        if "positions" in got:
-            low, high = got["positions"]
-            if low < 0 or high >= config.max_position_embeddings:
-                raise ValueError(
-                    f"position id {high if high >= config.max_position_embeddings else low} is outside the "
-                    f"position table [0, max_position_embeddings={config.max_position_embeddings}); the model "
-                    f"takes at most {config.max_input_length} tokens"
-                )
-        elif total_length > config.max_position_embeddings:
-            raise ValueError(f"sequence of {total_length} tokens is longer than max_position_embeddings="
-                             f"{config.max_position_embeddings} allows for relative positions")
-        if "labels" in got:
-            low, high = got["labels"]
-            if low < 0 or high >= label_classes:
-                raise ValueError(f"labels holds class {low if low < 0 else high}, outside [0, {label_classes}) "
-                                 "(use -100 to ignore a position)")
-        if "binary" in got and not got["binary"][0]:
-            raise ValueError("attention_mask holds values other than 0 and 1: an integer or bool mask marks tokens "
-                             "with 1 and padding with 0 (a float mask is added to the attention scores as given)")
 
     def extended_attention_mask(
         self,
