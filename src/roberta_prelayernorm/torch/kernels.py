@@ -1,5 +1,5 @@
 """CPU matrix products with prepacked weights: oneDNN's layout for this CPU, bias and activation (or
-bias and residual) fused into the product.
+bias and residual) fused into the product; and the LM head's decoder product for training.
 
 ``linear(module, x, act=..., residual=...)`` computes ``act(x @ W.T + b)`` or ``residual + x @ W.T + b``.
 On a CPU whose torch has oneDNN (x86-64, and ARM builds with it), in inference (no autograd) and in
@@ -116,3 +116,32 @@ def release(model: nn.Module) -> None:
     for module in model.modules():
         module.__dict__.pop("_packed", None)
         module.__dict__.pop("_packed_group", None)
+
+
+# ------------------------------------------------------------------------------ the tied decoder
+class _FreshWeightGradLinear(torch.autograd.Function):
+    """``x @ W.T + b`` whose weight gradient is a tensor of its own (``F.linear`` gives a transposed
+    view). With the decoder tied to the word embeddings, autograd adds the two gradients of that one
+    weight: in place into a tensor of its own, but into a new (vocab, hidden) tensor when one is a view."""
+
+    @staticmethod
+    def forward(ctx: object, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        return torch.addmm(bias, x, weight.t())
+
+    @staticmethod
+    def backward(ctx: object, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        return (grad @ weight if need_x else None, grad.t() @ x if need_w else None,
+                grad.sum(0) if need_b else None)
+
+
+def decoder_linear(module: nn.Linear, x: Tensor) -> Tensor:
+    """``module(x)`` for the LM head's decoder; while training, with a weight gradient of its own."""
+    if (not torch.is_grad_enabled() or not module.weight.requires_grad or module.bias is None
+            or x.dtype != module.weight.dtype or torch.is_autocast_enabled(x.device.type)
+            or torch.compiler.is_compiling()):
+        return module(x)
+    rows = x.reshape(-1, x.shape[-1])
+    return _FreshWeightGradLinear.apply(rows, module.weight, module.bias).view(*x.shape[:-1], -1)

@@ -12,7 +12,7 @@ and one final ``LayerNorm`` after the last layer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
@@ -24,6 +24,7 @@ from ..core.config import RobertaPreLayerNormConfig
 from ..core.inputs import check_ranges
 from . import kernels
 from .generation import GenerationMixin
+from .losses import cross_entropy
 from ..core.outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
     Cache,
@@ -121,6 +122,10 @@ class Packed:
     indices: Tensor | None = None  # (T,) positions of real tokens in the flattened batch
     lengths: list[int] | None = None  # real tokens per sequence (their rows are consecutive)
     attn_mask: Tensor | None = None  # (B, 1, 1 or L, L) bool, True where attention is allowed
+    # the last layer's layout only, when the head reads few positions: the (M,) rows it reads and how
+    # many of them each sequence has; that layer computes queries, attention output and FFN only there
+    queries: Tensor | None = None
+    query_lengths: list[int] | None = None
 
     def pack(self, x: Tensor) -> Tensor:
         """(B, L, ...) → (T, ...)."""
@@ -201,21 +206,36 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
         return context, probs, present
 
     def packed_attention(self, rows: Tensor, layout: Packed, dropout_p: float) -> Tensor:
-        """Self-attention on packed rows (T, H) → context (T, H); see :class:`Packed`."""
+        """Self-attention on packed rows (T, H) → context (T, H), or (M, H) at ``layout.queries``; see
+        :class:`Packed`."""
+        if layout.queries is not None:  # the last layer, read at a few rows: keys/values everywhere
+            key, value = kernels.linears((self.key, self.value), rows)
+            query = kernels.linear(self.query, rows.index_select(0, layout.queries))
+            lengths = layout.lengths or [layout.length] * layout.batch
+            return self.sequence_attention((query, key, value), (layout.query_lengths, lengths, lengths),
+                                           False, dropout_p)
         query, key, value = kernels.linears((self.query, self.key, self.value), rows)  # (T, H) or (B, L, H) each
         if layout.lengths is not None and not torch.compiler.is_compiling():
-            contexts = []
-            for q, k, v in zip(*(t.split(layout.lengths) for t in (query, key, value))):  # one sequence: (n, H)
-                q, k, v = (self.heads(t)[None] for t in (q, k, v))  # (1, heads, n, D)
-                context = F.scaled_dot_product_attention(q, k, v, is_causal=layout.causal, dropout_p=dropout_p)
-                contexts.append(context[0].transpose(0, 1).flatten(1))  # (n, H)
-            return torch.cat(contexts)
+            return self.sequence_attention((query, key, value), (layout.lengths,) * 3, layout.causal, dropout_p)
         query, key, value = (self.heads(layout.unpack(t)) for t in (query, key, value))  # (B, heads, L, D)
         context = F.scaled_dot_product_attention(
             query, key, value, attn_mask=layout.attn_mask, dropout_p=dropout_p,
             is_causal=layout.causal and layout.attn_mask is None,
         )
         return layout.pack(context.transpose(1, 2).flatten(2))
+
+    def sequence_attention(self, qkv: tuple[Tensor, Tensor, Tensor], lengths: tuple[list[int], ...], causal: bool,
+                           dropout_p: float) -> Tensor:
+        """Attention run once per sequence: rows (n, H) of each sequence's queries, keys and values
+        (``lengths``: rows per sequence of each) → (queries, H)."""
+        contexts = []
+        for q, k, v in zip(*(t.split(n) for t, n in zip(qkv, lengths))):  # one sequence
+            if q.shape[0] == 0:
+                continue
+            q, k, v = (self.heads(t)[None] for t in (q, k, v))  # (1, heads, n, D)
+            context = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p)
+            contexts.append(context[0].transpose(0, 1).flatten(1))  # (n, H)
+        return torch.cat(contexts)
 
     def relative_scores(self, query: Tensor, key: Tensor) -> Tensor:
         """Shaw et al. / Huang et al. relative position terms, added to q·kᵀ before scaling."""
@@ -255,7 +275,12 @@ class RobertaPreLayerNormAttention(nn.Module):
     def forward(
         self, hidden_states: Tensor, layout: Layout, *args: Any, **kwargs: Any
     ) -> tuple[Tensor, Tensor | None, LayerCache | None]:
+        read_rows = isinstance(layout, Packed) and layout.queries is not None
+        if read_rows:
+            hidden_states = hidden_states.reshape(-1, hidden_states.shape[-1])  # (T, H)
         context, probs, present = self.self(self.LayerNorm(hidden_states), layout, *args, **kwargs)
+        if read_rows:  # only the rows read go on
+            hidden_states = hidden_states.index_select(0, layout.queries)
         return self.output(context, hidden_states), probs, present
 
     def prune_heads(self, heads: set[int]) -> None:
@@ -382,7 +407,9 @@ class RobertaPreLayerNormEncoder(nn.Module):
         use_cache: bool = False,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        last_layout: Packed | None = None,
     ) -> tuple[Tensor, Cache | None, tuple | None, tuple | None, tuple | None]:
+        """``last_layout``, when given, is the last layer's (the rows the head reads, see :class:`Packed`)."""
         all_hidden = [] if output_hidden_states else None
         all_attn = [] if output_attentions else None
         all_cross = [] if output_attentions and encoder_hidden_states is not None else None
@@ -390,7 +417,8 @@ class RobertaPreLayerNormEncoder(nn.Module):
         for i, layer in enumerate(self.layer):
             if all_hidden is not None:
                 all_hidden.append(hidden_states)
-            args = (hidden_states, layout, head_mask[i], encoder_hidden_states, encoder_layout,
+            last = last_layout is not None and i == len(self.layer) - 1
+            args = (hidden_states, last_layout if last else layout, head_mask[i], encoder_hidden_states, encoder_layout,
                     past_key_values[i] if past_key_values is not None else None, output_attentions)
             if self.gradient_checkpointing and self.training:
                 hidden_states, attn, cross, present = checkpoint(layer, *args, use_reentrant=False)
@@ -429,10 +457,13 @@ class Encoded:
     past_key_values: Cache | None = None
     attentions: tuple[Tensor, ...] | None = None
     cross_attentions: tuple[Tensor, ...] | None = None
+    read_at: Tensor | None = None  # set when ``rows`` are only those at these (B, L) positions, row-major
 
     @property
     def last_hidden_state(self) -> Tensor:
         """(B, L, H); zeros at padding when packed."""
+        if self.read_at is not None:
+            raise RuntimeError("the final hidden states were computed only where the head reads them")
         return self.layout.unpack(self.rows)
 
 
@@ -507,6 +538,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         label_shift: int = 0,
         label_classes: int | None = None,
         padding_is_read: bool = False,
+        read_at: Tensor | None = None,
     ) -> Encoded:
         """The forward pass, for the heads: final hidden states as rows of the layout chosen for this call.
 
@@ -515,7 +547,10 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         computation. A head asks for what it needs: ``padding_is_read`` when it reads positions that may
         be padding (a loss over every position), ``labels`` so that their values are checked
         (``label_classes``) and a label on padding selects the padded layout (``label_shift=1`` for the
-        causal LM). Inputs are checked with one device-to-host synchronisation.
+        causal LM). ``read_at`` ((B, L) bool): the head reads the final states only there, so that the
+        last layer may compute its queries, attention output and FFN only at those rows (an encoder
+        on the packed layout without ``output_hidden_states``; ``Encoded.read_at`` says whether it did).
+        Inputs are checked with one device-to-host synchronisation.
         """
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
@@ -542,9 +577,11 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             or config.position_embedding_type != "absolute"
         )
         tracing = torch.jit.is_tracing() or torch.jit.is_scripting()  # a graph cannot pack by values
-        packed = self.plan(input_ids, attention_mask, token_type_ids, position_ids, past_length + length,
-                           try_packing=not padded_needed and not tracing, labels=labels, label_shift=label_shift,
-                           label_classes=label_classes)
+        if output_hidden_states or config.is_decoder or not config.num_hidden_layers:
+            read_at = None  # every final state is returned, or the decoder's causal queries
+        packed, last = self.plan(input_ids, attention_mask, token_type_ids, position_ids, past_length + length,
+                                 try_packing=not padded_needed and not tracing, labels=labels,
+                                 label_shift=label_shift, label_classes=label_classes, read_at=read_at)
         if packed is not None:  # every layer runs on the real tokens only
             if inputs_embeds is None:
                 inputs_embeds = self.embeddings.word_embeddings(packed.pack(input_ids))
@@ -552,9 +589,9 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                 inputs_embeds = packed.pack(inputs_embeds)
             x = self.embeddings(inputs_embeds, packed.pack(token_type_ids), packed.pack(position_ids))
             x, _, all_hidden, _, _ = self.encoder(x, packed, [None] * config.num_hidden_layers,
-                                                  output_hidden_states=output_hidden_states)
+                                                  output_hidden_states=output_hidden_states, last_layout=last)
             all_hidden = tuple(packed.unpack(h) for h in all_hidden) if all_hidden is not None else None
-            return Encoded(self.LayerNorm(x), packed, all_hidden)
+            return Encoded(self.LayerNorm(x), packed, all_hidden, read_at=read_at if last is not None else None)
 
         if inputs_embeds is None:
             inputs_embeds = self.embeddings.word_embeddings(input_ids)
@@ -585,18 +622,21 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
 
     def plan(self, input_ids: Tensor | None, attention_mask: Any, token_type_ids: Tensor, position_ids: Tensor,
              total_length: int, *, try_packing: bool, labels: Tensor | None = None, label_shift: int = 0,
-             label_classes: int | None = None) -> Packed | None:
+             label_classes: int | None = None, read_at: Tensor | None = None) -> tuple[Packed | None, Packed | None]:
         """Check the inputs' values and choose the layout, with one device-to-host synchronisation.
 
         Ids outside their embedding tables, integer masks with values other than 0 and 1, and labels
         outside ``[0, label_classes)`` (other than -100) raise a ``ValueError`` naming them. Returns the
         :class:`Packed` layout when ``try_packing`` and the mask allows it, else None (the padded layout):
         fractional or 3-D masks, masks with holes, left padding (the pooler and classifiers read token 0)
-        and labels on padding keep the reference computation.
+        and labels on padding keep the reference computation. The second layout is the last layer's
+        when ``read_at`` lets it run at fewer rows (real tokens only, not all of them), else None.
         """
         config = self.config
         if torch.compiler.is_compiling() or torch.jit.is_tracing():  # a graph cannot read values: no checks
-            return Packed(*token_type_ids.shape, config.is_decoder) if try_packing and attention_mask is None else None
+            if try_packing and attention_mask is None:
+                return Packed(*token_type_ids.shape, config.is_decoder), None
+            return None, None
         mask2d = (isinstance(attention_mask, Tensor) and attention_mask.dim() == 2
                   and tuple(attention_mask.shape) == tuple(token_type_ids.shape))
         stats: dict[str, Tensor] = {}
@@ -618,6 +658,11 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             stats["fractional"] = ((attention_mask != 0) & (attention_mask != 1)).any()[None]
             stats["holes"] = (keep[:, 1:] & ~keep[:, :-1]).any()[None]  # a real token after padding
             stats["lengths"] = keep.sum(1)
+        if try_packing and read_at is not None:
+            read_at = read_at.to(token_type_ids.device)
+            stats["read"] = read_at.sum(1)
+            if keep is not None:
+                stats["read_on_padding"] = (read_at & ~keep).any()[None]
         names = list(stats)
         values = torch.cat([v.reshape(-1).long() for v in stats.values()]).tolist()  # the one synchronisation
         got: dict[str, list[int]] = {}
@@ -625,22 +670,31 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             got[name], values = values[:stats[name].numel()], values[stats[name].numel():]
         check_ranges(config, got, total_length, label_classes)
         if not try_packing:
-            return None
+            return None, None
+        batch, length = token_type_ids.shape
         if attention_mask is None:
-            return Packed(*token_type_ids.shape, config.is_decoder)
-        if keep is None or got["fractional"][0] or got["holes"][0] or got.get("labels_on_padding", [0])[0]:
-            return None
-        batch, length = keep.shape
-        lengths = got["lengths"]
-        if min(lengths) == length:
-            return Packed(batch, length, config.is_decoder)
-        if min(lengths) == 0:
-            return None  # an all-padding row: the reference attends to every position there
-        indices = torch.cat([torch.arange(i * length, i * length + n) for i, n in enumerate(lengths)])
-        attn_mask = keep[:, None, None, :]
-        if config.is_decoder:
-            attn_mask = attn_mask & torch.ones(length, length, dtype=torch.bool, device=keep.device).tril()
-        return Packed(batch, length, config.is_decoder, indices.to(keep.device), lengths, attn_mask)
+            packed = Packed(batch, length, config.is_decoder)
+        elif keep is None or got["fractional"][0] or got["holes"][0] or got.get("labels_on_padding", [0])[0]:
+            return None, None
+        elif min(got["lengths"]) == length:
+            packed = Packed(batch, length, config.is_decoder)
+        elif min(got["lengths"]) == 0:
+            return None, None  # an all-padding row: the reference attends to every position there
+        else:
+            lengths = got["lengths"]
+            indices = torch.cat([torch.arange(i * length, i * length + n) for i, n in enumerate(lengths)])
+            attn_mask = keep[:, None, None, :]
+            if config.is_decoder:
+                attn_mask = attn_mask & torch.ones(length, length, dtype=torch.bool, device=keep.device).tril()
+            packed = Packed(batch, length, config.is_decoder, indices.to(keep.device), lengths, attn_mask)
+        if read_at is None or got.get("read_on_padding", [0])[0] or sum(got["read"]) >= sum(packed.lengths or
+                                                                                            [batch * length]):
+            return packed, None
+        # the positions read (their count is known: no second synchronisation), then their rows
+        queries = torch.nonzero_static(read_at.reshape(-1), size=sum(got["read"])).squeeze(1)
+        if packed.indices is not None:  # the row of a position: the real tokens before it
+            queries = (keep.reshape(-1).long().cumsum(0) - 1).index_select(0, queries)
+        return packed, replace(packed, queries=queries, query_lengths=got["read"])
 
     def packed_zeros(self, attention_mask: Tensor, labels: Tensor | None, label_shift: int) -> Tensor | None:
         """While tracing: the (B, L) positions where the packed layout, had :meth:`plan` chosen it for
@@ -755,7 +809,7 @@ class RobertaPreLayerNormLMHead(nn.Module):
         self.decoder.bias = self.bias
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.decoder(self.layer_norm(kernels.linear(self.dense, features, act="gelu")))
+        return kernels.decoder_linear(self.decoder, self.layer_norm(kernels.linear(self.dense, features, act="gelu")))
 
 
 class RobertaPreLayerNormClassificationHead(nn.Module):
@@ -832,6 +886,8 @@ class LanguageModel(RobertaPreLayerNormPreTrainedModel):
         """(B, L, V) logits (zeros at padding when packed), or (count, V) at ``logits_at`` in row-major order."""
         if logits_at is None:
             return encoded.layout.unpack(self.lm_head(encoded.rows))
+        if encoded.read_at is not None:  # the encoder computed the final states only there
+            return self.lm_head(encoded.rows)
         return self.lm_head(encoded.last_hidden_state[logits_at.to(encoded.rows.device)])
 
 
@@ -867,13 +923,14 @@ class RobertaPreLayerNormForMaskedLM(LanguageModel):
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
             encoder_hidden_states, encoder_attention_mask, output_attentions=output_attentions,
             output_hidden_states=output_hidden_states, labels=labels, label_classes=self.config.vocab_size,
+            read_at=logits_at,
         )
         logits = self.logits(encoded, logits_at)
         loss = None
         if labels is not None:
             labels = labels.to(logits.device)
             targets = labels[logits_at.to(logits.device)] if logits_at is not None else labels.view(-1)
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets)
+            loss = cross_entropy(logits.view(-1, logits.shape[-1]), targets)
         if not return_dict:
             return tuple_output(loss, logits, encoded.hidden_states, encoded.attentions)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states,
@@ -922,7 +979,7 @@ class RobertaPreLayerNormForCausalLM(LanguageModel, GenerationMixin):
         loss = None
         if labels is not None:
             shifted = logits[:, :-1].reshape(-1, logits.shape[-1])
-            loss = F.cross_entropy(shifted, labels[:, 1:].to(logits.device).reshape(-1))
+            loss = cross_entropy(shifted, labels[:, 1:].to(logits.device).reshape(-1))
         if not return_dict:
             return tuple_output(loss, logits, encoded.past_key_values, encoded.hidden_states, encoded.attentions,
                                 encoded.cross_attentions)
