@@ -1,7 +1,7 @@
 """Inference speed: ours against the engines a user would pick instead, on identical weights and inputs.
 
-    python benchmarks/bench_inference.py [--repeats 5] [--threads 2] [--dtypes float32,bfloat16]
-                                         [--engines reference,compiled,onnxruntime,ours] [--out benchmarks/results]
+    python benchmarks/bench_inference.py [--repeats 5] [--threads 2] [--precisions fp32,int8,bf16]
+                                         [--engines reference,compiled,onnxruntime] [--out benchmarks/results]
 
 Peers, interleaved with ours in one process (A B C … A B C …, so that drift hits all alike):
 - ``reference``: the newest ``transformers`` (default SDPA attention);
@@ -10,7 +10,14 @@ Peers, interleaved with ours in one process (A B C … A B C …, so that drift 
   batch and sequence axes), all graph optimisations; ``onnxruntime-opt``: the same after onnxruntime's
   transformer optimiser, when its fusions apply to this model (the script reports how many it made).
 
-Reports, per input mix, real (non-padding) tokens/s of every engine and ours / best peer; single-text
+Precisions: ``fp32`` (every engine); ``bf16`` (transformers and torch.compile with bfloat16 weights, and
+ours; ONNX Runtime's CPU kernels have no bf16); ``int8``: ONNX Runtime on its own dynamic int8
+quantisation of that export (``onnxruntime.quantization.quantize_dynamic``, int8 weights) against ours
+(``to_precision(model, "int8")``). Each row also gives every engine's largest difference from our fp32
+output on real tokens (the accuracy each precision costs; ``bench_precision.py`` measures agreement).
+
+Reports, per input mix and precision, real (non-padding) tokens/s of every engine and ours / best peer,
+and for bf16 ours against the best peer at its fastest float precision (fp32 or bf16); single-text
 latency p50 and p99 for 8, 32 and 128 tokens; the CPU model and its ISA flags. Writes ``inference.json``
 and ``inference.png`` into ``--out`` and prints the README table.
 """
@@ -18,6 +25,7 @@ and ``inference.png`` into ``--out`` and prints the README table.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -93,11 +101,29 @@ class Hidden(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
+def ort_session(path: str, threads: int) -> Callable:
+    """``run(inputs) -> last_hidden_state`` on one ONNX file, all graph optimisations, ``threads`` threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return lambda inputs: session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
+
+
+def onnx_int8_session(folder: str, threads: int) -> Callable:
+    """ONNX Runtime on its dynamic int8 quantisation of the reference's export (made by ``onnx_sessions``)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path = os.path.join(folder, "reference-int8.onnx")
+    quantize_dynamic(os.path.join(folder, "reference.onnx"), path, weight_type=QuantType.QInt8)
+    return ort_session(path, threads)
+
+
 def onnx_sessions(ref: torch.nn.Module, folder: str, threads: int) -> dict[str, Callable]:
     """ONNX Runtime sessions on the reference's export: plain, and after the transformer optimiser if it
     fuses anything; each as ``run(inputs) -> last_hidden_state``."""
-    import onnxruntime as ort
-
     path = os.path.join(folder, "reference.onnx")
     example = make_batch([12, 9])
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
@@ -120,26 +146,32 @@ def onnx_sessions(ref: torch.nn.Module, folder: str, threads: int) -> dict[str, 
             optimized.save_model_to_file(paths["onnxruntime-opt"])
     except Exception as e:  # the optimiser's patterns are BERT's post-LN: report, do not fail
         print(f"onnxruntime transformer optimiser did not apply: {type(e).__name__}: {e}", flush=True)
-    runs = {}
-    for name, file in paths.items():
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        session = ort.InferenceSession(file, options, providers=["CPUExecutionProvider"])
-        runs[name] = lambda inputs, s=session: s.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
-    return runs
+    return {name: ort_session(file, threads) for name, file in paths.items()}
 
 
-def engines(ref: torch.nn.Module, ours: torch.nn.Module, wanted: list[str], threads: int, folder: str
-            ) -> dict[str, Callable]:
-    """``name → run(inputs) -> last_hidden_state (numpy)`` for the engines asked for."""
+def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted: list[str], threads: int,
+            folder: str) -> dict[str, Callable]:
+    """``name → run(inputs) -> last_hidden_state`` for the engines asked for, in ``precision``: fp32 and
+    bf16 convert ``ref`` and ``ours`` in place; int8 quantises a copy of ours and the fp32 export."""
+    from roberta_prelayernorm.torch.precision import to_precision
+
     runs: dict[str, Callable] = {}
+    if precision == "int8":
+        if "onnxruntime" in wanted:
+            if not os.path.isfile(os.path.join(folder, "reference.onnx")):
+                onnx_sessions(ref.float(), folder, threads)
+            runs["onnxruntime-int8"] = onnx_int8_session(folder, threads)
+        quantized = to_precision(copy.deepcopy(ours.float()), "int8")
+        runs["ours"] = lambda inputs: quantized(**inputs).last_hidden_state
+        return runs
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    ref.to(dtype), ours.to(dtype)
     if "reference" in wanted:
         runs["reference"] = lambda inputs: ref(**inputs).last_hidden_state
     if "compiled" in wanted:
         compiled = torch.compile(Hidden(ref), dynamic=True)
         runs["compiled"] = lambda inputs: compiled(inputs["input_ids"], inputs["attention_mask"])
-    if "onnxruntime" in wanted:
+    if "onnxruntime" in wanted and precision == "fp32":  # ONNX Runtime's CPU kernels have no bf16
         runs.update(onnx_sessions(ref, folder, threads))
     runs["ours"] = lambda inputs: ours(**inputs).last_hidden_state
     return runs
@@ -173,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--dtypes", default="float32,bfloat16")
+    parser.add_argument("--precisions", default="fp32,int8,bf16")
     parser.add_argument("--engines", default="reference,compiled,onnxruntime")
     parser.add_argument("--latency-runs", type=int, default=50)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
@@ -182,31 +214,30 @@ def main() -> None:
     cpu = cpu_description()
     print(f"CPU: {cpu['model']}; flags {' '.join(cpu['flags'])}; {args.threads} threads; torch {torch.__version__}")
     ref, ours = model_pair()
-    rows, latency = [], []
+    rows, latency, fp32_out = [], [], {}
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
-        for dtype_name in args.dtypes.split(","):
-            dtype = getattr(torch, dtype_name)
-            ref.to(dtype), ours.to(dtype)
-            wanted = args.engines.split(",") if dtype == torch.float32 else ["reference"]  # ORT: fp32 export
-            runs = engines(ref, ours, wanted, args.threads, folder)
+        for precision in args.precisions.split(","):  # int8 before bf16: it quantises the fp32 weights
+            runs = engines(ref, ours, precision, args.engines.split(","), args.threads, folder)
             for name, lengths in cases().items():
                 inputs = make_batch(lengths)
                 mask = inputs["attention_mask"].numpy().astype(bool)
-                expected = as_numpy(runs["ours"](inputs))[mask]
-                diffs = {k: float(np.abs(as_numpy(run(inputs))[mask] - expected).max()) for k, run in runs.items()}
+                if precision == "fp32":
+                    fp32_out[name] = as_numpy(runs["ours"](inputs))[mask]
+                diffs = {k: float(np.abs(as_numpy(run(inputs))[mask] - fp32_out[name]).max())
+                         for k, run in runs.items()} if name in fp32_out else {}
                 repeats = args.repeats * (10 if len(lengths) == 1 else 1)
                 times = {k: statistics.median(v) for k, v in interleaved_times(runs, inputs, repeats).items()}
                 tokens = sum(lengths)
                 peers = {k: t for k, t in times.items() if k != "ours"}
                 best = min(peers, key=peers.get)
-                row = {"case": name, "dtype": dtype_name, "real_tokens": tokens,
+                row = {"case": name, "precision": precision, "real_tokens": tokens,
                        "tokens_per_s": {k: tokens / t for k, t in times.items()},
                        "best_peer": best, "ours_over_best_peer": peers[best] / times["ours"],
-                       "max_abs_diff_vs_ours": diffs}
+                       "max_abs_diff_vs_ours_fp32": diffs}
                 rows.append(row)
-                print(f"{name:22s} {dtype_name:9s} " + "  ".join(f"{k} {v:7.0f}" for k, v in row["tokens_per_s"].items())
+                print(f"{name:22s} {precision:5s} " + "  ".join(f"{k} {v:7.0f}" for k, v in row["tokens_per_s"].items())
                       + f"  tok/s; ours / {best} {row['ours_over_best_peer']:.2f}x", flush=True)
-            if dtype == torch.float32:
+            if precision == "fp32":
                 for n in (8, 32, 128):
                     inputs = make_batch([n])
                     times = interleaved_times(runs, inputs, args.latency_runs)
@@ -217,28 +248,51 @@ def main() -> None:
                     print(f"latency {n:3d} tokens  " + "  ".join(
                         f"{r['engine']} p50 {r['p50_ms']:.1f} p99 {r['p99_ms']:.1f} ms" for r in latency[-len(times):]),
                         flush=True)
+            del runs
+    fastest = fastest_float_peers(rows)
+    for r in fastest:
+        print(f"{r['case']:22s} ours bf16 {r['ours_bf16']:7.0f} tok/s; fastest float peer {r['peer']} "
+              f"{r['peer_tokens_per_s']:7.0f}: {r['ratio']:.2f}x", flush=True)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "inference.json"), "w") as f:
-        json.dump({"cpu": cpu, "torch": torch.__version__, "rows": rows, "latency": latency}, f, indent=2)
-    print(readme_table(rows, latency))
+        json.dump({"cpu": cpu, "torch": torch.__version__, "rows": rows, "latency": latency,
+                   "bf16_vs_fastest_float_peer": fastest}, f, indent=2)
+    print(readme_table(rows, latency, fastest))
     plot(rows, os.path.join(args.out, "inference.png"))
 
 
-def readme_table(rows: list[dict], latency: list[dict]) -> str:
-    names = list(rows[0]["tokens_per_s"])
-    lines = ["| input | dtype | " + " | ".join(names) + " | ours / best peer |",
+def fastest_float_peers(rows: list[dict]) -> list[dict]:
+    """Per input mix: our bf16 against the fastest peer run in fp32 or bf16 (its fastest float precision)."""
+    out = []
+    for case in dict.fromkeys(r["case"] for r in rows):
+        ours = [r for r in rows if r["case"] == case and r["precision"] == "bf16"]
+        peers = [(r["tokens_per_s"][k], f"{k} {r['precision']}") for r in rows if r["case"] == case
+                 and r["precision"] in ("fp32", "bf16") for k in r["tokens_per_s"] if k != "ours"]
+        if ours and peers:
+            speed, name = max(peers)
+            out.append({"case": case, "ours_bf16": ours[0]["tokens_per_s"]["ours"], "peer": name,
+                        "peer_tokens_per_s": speed, "ratio": ours[0]["tokens_per_s"]["ours"] / speed})
+    return out
+
+
+def readme_table(rows: list[dict], latency: list[dict], fastest: list[dict]) -> str:
+    names = list(dict.fromkeys(k for r in rows for k in r["tokens_per_s"] if k != "ours")) + ["ours"]
+    lines = ["| input | precision | " + " | ".join(names) + " | ours / best peer |",
              "|---|---|" + "---|" * (len(names) + 1)]
     for r in rows:
-        cells = [f"{r['tokens_per_s'][k]:.0f}" for k in names if k in r["tokens_per_s"]]
-        cells += [""] * (len(names) - len(cells))
-        lines.append(f"| {r['case']} | {r['dtype']} | " + " | ".join(cells)
+        cells = [f"{r['tokens_per_s'][k]:.0f}" if k in r["tokens_per_s"] else "" for k in names]
+        lines.append(f"| {r['case']} | {r['precision']} | " + " | ".join(cells)
                      + f" | **{r['ours_over_best_peer']:.2f}x** ({r['best_peer']}) |")
-    lines += ["", "| single text | " + " | ".join(sorted({r['engine'] for r in latency}, key=names.index)) + " |",
-              "|---|" + "---|" * len({r['engine'] for r in latency})]
+    if fastest:
+        lines += ["", "| input | ours bf16 | fastest peer in fp32 or bf16 | ours / it |", "|---|---|---|---|"]
+        lines += [f"| {r['case']} | {r['ours_bf16']:.0f} | {r['peer_tokens_per_s']:.0f} ({r['peer']}) | "
+                  f"**{r['ratio']:.2f}x** |" for r in fastest]
+    engines = [k for k in names if any(r["engine"] == k for r in latency)]
+    lines += ["", "| one text, p50 / p99 ms | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
     for n in sorted({r["tokens"] for r in latency}):
         by = {r["engine"]: r for r in latency if r["tokens"] == n}
-        lines.append(f"| {n} tokens, p50 / p99 ms | " + " | ".join(
-            f"{by[k]['p50_ms']:.1f} / {by[k]['p99_ms']:.1f}" for k in names if k in by) + " |")
+        lines.append(f"| {n} tokens | " + " | ".join(f"{by[k]['p50_ms']:.1f} / {by[k]['p99_ms']:.1f}" for k in engines)
+                     + " |")
     return "\n".join(lines)
 
 
@@ -261,7 +315,7 @@ def plot(rows: list[dict], path: str) -> None:
     for i, r in enumerate(rows):
         ax.text(i + (len(names) - 1) / 2 * width, r["tokens_per_s"]["ours"], f"{r['ours_over_best_peer']:.2f}x",
                 ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(rows)), [f"{r['case']}\n{r['dtype']}" for r in rows], fontsize=7)
+    ax.set_xticks(range(len(rows)), [f"{r['case']}\n{r['precision']}" for r in rows], fontsize=7)
     ax.set_ylabel("real tokens / s")
     ax.set_title("RoBERTa-base size, CPU inference (higher is better; label: ours / best peer)")
     ax.legend(fontsize=8)

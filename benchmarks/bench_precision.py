@@ -2,8 +2,10 @@
 
     python benchmarks/bench_precision.py [--sentences 64] [--repeats 3] [--threads 2] [--model FOLDER]
 
-For each precision (bf16 and fp16 with converted weights and with autocast, int8 dynamic quantisation)
-it reports, against the same model in fp32 on the same inputs:
+For each precision (bf16 and fp16 with converted weights and with autocast, int8 dynamic quantisation),
+and for ONNX Runtime on its dynamic int8 quantisation (``quantize_dynamic``, int8 weights) of the
+reference's export with the same weights (``onnxruntime int8``, when onnxruntime and transformers are
+installed), it reports, against the same model in fp32 on the same inputs:
   - MLM top-1 agreement: the share of <mask> positions whose most likely token is the same;
   - classification agreement: the share of texts whose argmax class is the same (sequence
     classification head, randomly initialised with a fixed seed: no fine-tuned head is at hand);
@@ -21,11 +23,14 @@ prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import io
 import json
 import os
+import shutil
 import sys
+import tempfile
 from contextlib import nullcontext
 from typing import Callable
 
@@ -113,8 +118,61 @@ def weight_megabytes(*modules: torch.nn.Module) -> float:
     return buffer.tell() / 2**20
 
 
+class _Encoder(torch.nn.Module):
+    """The reference's encoder and our classification head: what ``classify`` computes, for export."""
+
+    def __init__(self, ref: torch.nn.Module, head: torch.nn.Module) -> None:
+        super().__init__()
+        self.ref, self.head = ref, head
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.ref.roberta_prelayernorm(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return hidden, self.head(hidden)
+
+
+class _MaskedLM(torch.nn.Module):
+    def __init__(self, ref: torch.nn.Module) -> None:
+        super().__init__()
+        self.ref = ref
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.ref(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def onnxruntime_int8(mlm: torch.nn.Module, head: torch.nn.Module, folder: str, threads: int
+                     ) -> tuple[Callable, Callable] | None:
+    """ONNX Runtime on the dynamic int8 quantisation of the reference (``transformers``, our weights):
+    ``(classify(batch) -> (hidden, class logits), mlm(batch) -> logits)``, or None without the packages."""
+    try:
+        import onnxruntime as ort
+        import transformers
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as e:
+        print(f"no onnxruntime int8 row: {e}", file=sys.stderr)
+        return None
+    mlm.save_pretrained(os.path.join(folder, "weights"))
+    ref = transformers.RobertaPreLayerNormForMaskedLM.from_pretrained(os.path.join(folder, "weights")).eval()
+    example = (torch.tensor([[0, 5, 6, 2], [0, 7, 2, 1]]), torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]))
+    axes = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence")}
+    sessions = []
+    for graph, name in ((_Encoder(ref, head), "encoder"), (_MaskedLM(ref), "mlm")):
+        path, quantized = os.path.join(folder, f"{name}.onnx"), os.path.join(folder, f"{name}-int8.onnx")
+        with contextlib.redirect_stdout(io.StringIO()):
+            torch.onnx.export(graph.eval(), example, None, input_names=["input_ids", "attention_mask"],
+                              dynamic_shapes={"input_ids": axes, "attention_mask": axes}, dynamo=True,
+                              opset_version=20, verbose=False).save(path)
+        quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        sessions.append(ort.InferenceSession(quantized, options, providers=["CPUExecutionProvider"]))
+    feed = lambda batch: {k: v.numpy() for k, v in batch.items()}  # noqa: E731
+    classify = lambda batch: tuple(torch.from_numpy(x) for x in sessions[0].run(None, feed(batch)))  # noqa: E731
+    return classify, lambda batch: torch.from_numpy(sessions[1].run(None, feed(batch))[0])
+
+
 def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: list[dict], mask_id: int,
-            repeats: int) -> list[dict]:
+            repeats: int, threads: int = 2) -> list[dict]:
     """Every variant against fp32 on ``batches``; returns one row per variant."""
     runs: dict[str, tuple[torch.nn.Module, torch.nn.Module, Callable]] = {}
     notes: dict[str, str] = {}
@@ -132,8 +190,14 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
                          for m in (mlm, head)]
             runs[label] = (*converted, nullcontext)
 
+    folder = tempfile.mkdtemp()
+    ort_int8 = onnxruntime_int8(mlm, head, folder, threads)
+    ORT = "onnxruntime int8"
+
     def classify(label: str, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder, then the classification head: the hidden states and the class logits."""
+        if label == ORT:
+            return ort_int8[0](batch)
         model, cls, context = runs[label]
         with context():
             hidden = model.roberta_prelayernorm(**batch).last_hidden_state
@@ -150,15 +214,21 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
                 cls_logits.append(logits.float())
             results[label] = {"mlm": torch.cat(mlm_logits), "cls": torch.cat(cls_logits)}
             print(f"{name}: {label} computed", file=sys.stderr, flush=True)
+        if ort_int8 is not None:
+            results[ORT] = {"mlm": torch.cat([ort_int8[1](b)[b["input_ids"] == mask_id] for b in batches]),
+                            "cls": torch.cat([ort_int8[0](b)[1] for b in batches])}
         timing_batch = batches[0]
-        times = interleaved({label: lambda label=label: classify(label, timing_batch) for label in runs},
-                            repeats, warmup=1)
+        labels = list(runs) + ([ORT] if ort_int8 is not None else [])
+        times = interleaved({label.replace(" ", "-"): lambda label=label: classify(label, timing_batch)
+                             for label in labels}, repeats, warmup=1)
+        times = {label: times[label.replace(" ", "-")] for label in labels}
+    shutil.rmtree(folder, ignore_errors=True)
 
     reference = results["fp32"]
     tokens = int(timing_batch["attention_mask"].sum())
     rows = []
     for label, out in results.items():
-        model, cls, _ = runs[label]
+        model, cls, _ = runs.get(label, (None, None, None))
         rows.append({
             "model": name, "precision": label,
             "mlm_top1_agreement": (out["mlm"].argmax(-1) == reference["mlm"].argmax(-1)).float().mean().item(),
@@ -168,7 +238,8 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
             "mlm_max_abs_logit_fp32": reference["mlm"].abs().max().item(),
             "masked_positions": len(reference["mlm"]), "texts": len(reference["cls"]),
             "tokens_per_s": tokens / times[label], "speed_vs_fp32": times["fp32"] / times[label],
-            "weights_mb": weight_megabytes(model, cls) if label == "fp32" or not label.endswith("autocast") else None,
+            "weights_mb": weight_megabytes(model, cls) if model is not None and not label.endswith("autocast")
+            else None,
             "note": notes.get(label, ""),
         })
     return rows
@@ -195,7 +266,8 @@ def table(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         speed = f"{r['speed_vs_fp32']:.2f}x" + (f" ({r['note']})" if r["note"] else "")
-        size = f"{r['weights_mb']:.0f} MB" if r["weights_mb"] is not None else "(fp32)"
+        size = (f"{r['weights_mb']:.0f} MB" if r["weights_mb"] is not None
+                else "(fp32)" if r["precision"].endswith("autocast") else "")
         lines.append(f"| {r['model']} | {r['precision']} | {r['mlm_top1_agreement']:.1%} | "
                      f"{r['cls_argmax_agreement']:.1%} | {r['mlm_max_abs_logit_diff']:.3g} "
                      f"(of {r['mlm_max_abs_logit_fp32']:.3g}) | {r['cls_max_abs_logit_diff']:.3g} | {speed} | {size} |")
@@ -219,12 +291,14 @@ def main() -> None:
     if not args.skip_random:
         mlm, head = random_base_model()
         batches = random_inputs(args.sentences, BASE["vocab_size"], mask_id=BASE["vocab_size"] - 1)
-        rows += measure("RoBERTa-base size, random weights", mlm, head, batches, BASE["vocab_size"] - 1, args.repeats)
+        rows += measure("RoBERTa-base size, random weights", mlm, head, batches, BASE["vocab_size"] - 1, args.repeats,
+                        args.threads)
         del mlm, head
     if os.path.isfile(os.path.join(args.model, "config.json")):
         mlm, head = bundled_model(args.model)
         batches, mask_id = tokenizer_inputs(args.model, args.sentences)
-        rows += measure(os.path.basename(os.path.normpath(args.model)), mlm, head, batches, mask_id, args.repeats)
+        rows += measure(os.path.basename(os.path.normpath(args.model)), mlm, head, batches, mask_id, args.repeats,
+                        args.threads)
     else:
         print(f"no model at {args.model}: measured the random-weight model only", file=sys.stderr)
 

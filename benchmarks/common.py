@@ -35,13 +35,19 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each function, run in turn (A B A B ...) so that drift hits all alike."""
+    """Median seconds of each function, run in turn (A B A B ...) so that drift hits all alike. The run
+    after one whose name starts with "onnxruntime" waits 250 ms: ONNX Runtime's threads spin for a while
+    after a run returns and slow whatever runs next."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
+    previous = ""
     for _ in range(repeats):
         for name, fn in fns.items():
+            if previous.startswith("onnxruntime"):
+                time.sleep(0.25)
+            previous = name
             times[name].append(timed(fn))
     return {name: statistics.median(ts) for name, ts in times.items()}
 

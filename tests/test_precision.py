@@ -154,3 +154,54 @@ def test_quantized_model_cannot_go_back() -> None:
     quantized = to_precision(make(), "int8")
     with pytest.raises(ValueError, match="already int8"):
         to_precision(quantized, "fp32")
+
+
+def test_int8_inputs_use_all_8_bits_where_the_cpu_accumulates_in_32_bits() -> None:
+    """With VNNI the quantised input spans 0..255 (torch's own module takes 0..127 everywhere), checked
+    against an independent computation of the product (per-channel symmetric int8 weights, per-tensor
+    asymmetric uint8 input over either range); the full range nearly halves the error against fp32."""
+    if not precision.full_range_int8():
+        pytest.skip("this CPU has no VNNI: int8 inputs keep 7 bits (fbgemm would saturate 16-bit pair sums)")
+    torch.manual_seed(0)
+    linear, x = nn.Linear(64, 48), torch.randn(20, 64)
+    quantized = to_precision(nn.Sequential(copy.deepcopy(linear)), "int8")[0]
+    assert isinstance(quantized, precision.Int8Linear) and quantized.reduce_range is False
+
+    def independent(levels: int) -> torch.Tensor:
+        w_scale = linear.weight.abs().amax(1, keepdim=True) / 127
+        w = (linear.weight / w_scale).round().clamp(-128, 127) * w_scale
+        low, high = min(x.min().item(), 0.0), max(x.max().item(), 0.0)
+        scale = (high - low) / levels
+        zero = round(-low / scale)
+        xq = ((x / scale).round() + zero).clamp(0, levels)
+        return ((xq - zero) * scale) @ w.T + linear.bias
+
+    with torch.no_grad():
+        exact, full = linear(x), quantized(x)
+        quantized.reduce_range = True
+        reduced = quantized(x)
+    # each is the computation of its own range (up to the observers' rounding of the scales: measured
+    # 0.01 here) and far from the other's (0.04)
+    gap = lambda a, b: (a - b).abs().max().item()  # noqa: E731
+    assert gap(full, independent(255)) < 0.5 * gap(full, independent(127))
+    assert gap(reduced, independent(127)) < 0.5 * gap(reduced, independent(255))
+    assert (full - exact).abs().mean() < 0.75 * (reduced - exact).abs().mean()
+
+
+def test_int8_query_key_value_run_as_one_product_with_the_same_numbers() -> None:
+    """The three int8 projections share one quantised input and one product; replacing one module's
+    weights (``set_weight_bias``) remakes the joined product."""
+    from roberta_prelayernorm.torch import kernels
+
+    quantized = to_precision(make(), "int8")
+    attention = quantized.roberta_prelayernorm.encoder.layer[0].attention.self
+    modules = (attention.query, attention.key, attention.value)
+    x = torch.randn(7, attention.query.in_features)
+    with torch.no_grad():
+        joined = kernels.linears(modules, x)
+        assert "_int8_group" in attention.query.__dict__
+        for got, module in zip(joined, modules):
+            assert torch.equal(got, module(x))
+        weight = attention.key.weight()
+        attention.key.set_weight_bias(weight, attention.key.bias() + 1)
+        assert torch.equal(kernels.linears(modules, x)[1], attention.key(x))

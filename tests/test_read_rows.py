@@ -142,3 +142,30 @@ def test_tied_decoder_gradient_is_accumulated_in_place_and_equals_linear() -> No
     kernels.decoder_linear(decoder, x).sum().backward()
     assert embedding.weight.grad is None and decoder.bias.grad is not None
     torch.testing.assert_close(x.grad, decoder.weight.sum(0).expand(6, 8), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["RobertaPreLayerNormForSequenceClassification", "RobertaPreLayerNormForMultipleChoice"])
+def test_classifiers_run_the_last_layer_at_the_first_token_only(name: str, tmp_folder: Path) -> None:
+    """Sequence classification and multiple choice read token 0: the last layer's FFN sees one row per
+    sequence, and the logits, loss and gradients are the reference's."""
+    ref = reference_model(name, num_labels=3).train()
+    ref.save_pretrained(tmp_folder)
+    ours = getattr(rp, name).from_pretrained(tmp_folder).train()
+    ids, mask = batch(4, 9)
+    if name.endswith("MultipleChoice"):
+        ids, mask, labels = ids.view(2, 2, 9), mask.view(2, 2, 9), torch.tensor([1, 0])
+    else:
+        labels = torch.tensor([0, 2, 1, 1])
+    rows = []
+    last = ours.roberta_prelayernorm.encoder.layer[-1].intermediate
+    last.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    got = ours(ids, mask, labels=labels)
+    expected = ref(ids, mask, labels=labels)
+    assert rows == [4]
+    torch.testing.assert_close(got.logits, expected.logits, atol=ATOL, rtol=0)
+    got.loss.backward()
+    expected.loss.backward()
+    grads = dict(ref.named_parameters())
+    for key, p in ours.named_parameters():
+        if p.grad is not None or grads[key].grad is not None:
+            torch.testing.assert_close(p.grad, grads[key].grad, atol=ATOL, rtol=0, msg=key)

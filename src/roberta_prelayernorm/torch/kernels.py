@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .precision import Int8Linear
+
 Tensor = torch.Tensor
 
 # activation name → (oneDNN post-op, its algorithm, the eager function)
@@ -32,6 +34,7 @@ ACTIVATIONS: dict[str, tuple[str, str, Callable[[Tensor], Tensor]]] = {
 }
 PACKABLE = (torch.float32, torch.bfloat16)
 _ENABLED = torch.backends.mkldnn.is_available()
+_FRESH = tuple(t for t in (nn.Linear, Int8Linear) if t is not None)  # modules whose output is a new tensor
 
 
 class Pack:
@@ -92,9 +95,15 @@ def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Te
     packed = packed_weight(module, x)
     if packed is None or (residual is not None and (residual.dtype != x.dtype or not residual.is_contiguous())):
         y = module(x)
-        if act is not None:
+        # a fresh product that autograd does not hold: the activation and the add may write into it
+        owned = type(module) in _FRESH and not (torch.is_grad_enabled() and y.requires_grad)
+        if act == "gelu" and owned:
+            y = torch.ops.aten.gelu_(y)
+        elif act is not None:
             y = ACTIVATIONS[act][2](y)
-        return y if residual is None else residual + y
+        if residual is None:
+            return y
+        return y.add_(residual) if owned and y.shape == residual.shape and y.dtype == residual.dtype else residual + y
     if residual is not None:
         return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, packed, module.bias, "add")
     attr, algorithm, _ = ACTIVATIONS[act] if act is not None else ("none", "", None)
@@ -103,12 +112,40 @@ def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Te
 
 def linears(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[Tensor, ...]:
     """``tuple(m(x) for m in modules)`` as one product where the weights can be packed side by side (the
-    pack is a copy anyway, so fusing costs no memory); the results are views of one output."""
+    pack is a copy anyway, so fusing costs no memory); the results are views of one output. int8
+    modules (``precision.Int8Linear``) are joined too: their input is quantised once."""
     pack = _pack(modules, x, "_packed_group")
     if pack is None:
+        group = _int8_group(modules)
+        if group is not None:
+            y = torch.ops.quantized.linear_dynamic(x, group, reduce_range=modules[0].reduce_range)
+            return tuple(y.split([m.out_features for m in modules], dim=-1))
         return tuple(m(x) for m in modules)
     y = torch.ops.mkldnn._linear_pointwise(x.contiguous(), pack.weight, pack.bias, "none", [], "")
     return tuple(y.split([m.out_features for m in modules], dim=-1))
+
+
+def _int8_group(modules: tuple[nn.Module, ...]) -> object | None:
+    """The packed int8 weights of ``modules`` side by side (per-channel scales, so joining them changes no
+    number), kept on the first module and remade when any of theirs is replaced; None unless all are
+    :class:`~roberta_prelayernorm.torch.precision.Int8Linear` with per-channel weights and one input range."""
+    if Int8Linear is None or any(type(m) is not Int8Linear for m in modules) or len(
+            {m.reduce_range for m in modules}) != 1:
+        return None
+    stamp = tuple(id(m._packed_params._packed_params) for m in modules)
+    cached = modules[0].__dict__.get("_int8_group")
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    weights = [m.weight() for m in modules]
+    if any(w.qscheme() != torch.per_channel_affine or w.q_per_channel_axis() != 0 for w in weights):
+        return None
+    joined = torch._make_per_channel_quantized_tensor(
+        torch.cat([w.int_repr() for w in weights]), torch.cat([w.q_per_channel_scales() for w in weights]),
+        torch.cat([w.q_per_channel_zero_points() for w in weights]), 0)
+    bias = torch.cat([m.bias() for m in modules])
+    group = torch.ops.quantized.linear_prepack(joined, bias)
+    modules[0].__dict__["_int8_group"] = (stamp, group)
+    return group
 
 
 def release(model: nn.Module) -> None:
@@ -116,6 +153,7 @@ def release(model: nn.Module) -> None:
     for module in model.modules():
         module.__dict__.pop("_packed", None)
         module.__dict__.pop("_packed_group", None)
+        module.__dict__.pop("_int8_group", None)
 
 
 # ------------------------------------------------------------------------------ the tied decoder

@@ -466,6 +466,20 @@ class Encoded:
             raise RuntimeError("the final hidden states were computed only where the head reads them")
         return self.layout.unpack(self.rows)
 
+    def first_tokens(self) -> Tensor:
+        """(B, 1, H): each sequence's first final state, which the classifiers and the pooler read; from
+        an ``encode(read_at=first_tokens_mask(...))`` that may have computed only those."""
+        if self.read_at is not None:  # one row per sequence, in order
+            return self.rows[:, None]
+        return self.last_hidden_state[:, :1]
+
+
+def first_tokens_mask(shape: tuple[int, int], device: torch.device) -> Tensor:
+    """(B, L) bool, True at each sequence's first position."""
+    where = torch.zeros(shape, dtype=torch.bool, device=device)
+    where[:, 0] = True
+    return where
+
 
 class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
     """The bare encoder (or decoder, with ``is_decoder``): hidden states and an optional pooler output."""
@@ -1011,15 +1025,17 @@ class RobertaPreLayerNormForSequenceClassification(RobertaPreLayerNormPreTrained
     ) -> SequenceClassifierOutput | tuple:
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         base = self.roberta_prelayernorm
-        batch, _ = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, None)
-        problem_type = self.problem_type(labels, batch) if labels is not None else None
+        shape = base.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids, None)
+        problem_type = self.problem_type(labels, shape[0]) if labels is not None else None
         single = problem_type == "single_label_classification"
+        device = (input_ids if input_ids is not None else inputs_embeds).device
         encoded = base.encode(
             input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
             labels=labels if single else None, label_classes=self.config.num_labels,
+            read_at=first_tokens_mask(shape, device),
         )
-        logits = self.classifier(encoded.last_hidden_state)
+        logits = self.classifier(encoded.first_tokens())
         loss = self.classification_loss(logits, labels, problem_type) if labels is not None else None
         if not return_dict:
             return tuple_output(loss, logits, encoded.hidden_states, encoded.attentions)
@@ -1094,8 +1110,9 @@ class RobertaPreLayerNormForMultipleChoice(RobertaPreLayerNormPreTrainedModel):
             inputs_embeds.reshape(-1, *inputs_embeds.shape[-2:]) if inputs_embeds is not None else None,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
             labels=labels, label_classes=num_choices,
+            read_at=first_tokens_mask((source.shape[0] * num_choices, source.shape[2]), source.device),
         )
-        pooled = base.pooler(encoded.last_hidden_state)
+        pooled = base.pooler(encoded.first_tokens())
         logits = self.classifier(self.dropout(pooled)).view(-1, num_choices)
         loss = F.cross_entropy(logits, labels.to(logits.device)) if labels is not None else None
         if not return_dict:

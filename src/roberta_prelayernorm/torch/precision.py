@@ -7,7 +7,9 @@
 
 Converted weights halve the memory and are the fastest; autocast keeps the fp32 weights and is a little
 more accurate (normalisations stay in fp32). int8 is dynamic quantisation: each ``nn.Linear`` gets
-per-tensor int8 weights and quantises its input on the fly, so no calibration data is needed.
+per-channel int8 weights and quantises its input on the fly, so no calibration data is needed. The
+input uses all 8 bits where the CPU's int8 dot products accumulate in 32 bits (x86 with VNNI); without
+VNNI they multiply pairs into 16 bits, which full-range inputs could saturate, so inputs keep 7 bits.
 
 A precision the processor has no arithmetic for is an error rather than a silent slowdown: fp16 on a
 CPU without AVX512-FP16/AMX-FP16 runs emulated, slower than fp32 (``allow_emulated=True`` runs it
@@ -25,6 +27,11 @@ import torch
 from torch import nn
 
 from ..core.dtypes import dtype_name
+
+try:
+    from torch.ao.nn.quantized.dynamic import Linear as _DynamicLinear
+except ImportError:  # a torch without torch.ao quantisation: to_precision(..., "int8") says so
+    _DynamicLinear = None
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -129,7 +136,30 @@ def check_supported(precision: str | torch.dtype, device: str | torch.device | N
 
 def is_quantized(model: nn.Module) -> bool:
     """Whether ``model`` holds int8 dynamically quantised modules."""
-    return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+    return any(type(m).__module__.startswith("torch.ao.nn.quantized") or isinstance(m, Int8Linear)
+               for m in model.modules())
+
+
+def full_range_int8() -> bool:
+    """Whether int8 products may quantise their inputs to all 8 bits: an x86 quantised engine on a CPU
+    with VNNI, whose int8 dot products accumulate in 32 bits."""
+    vnni = getattr(torch.cpu, "_is_vnni_supported", lambda: False)
+    return torch.backends.quantized.engine in ("x86", "fbgemm", "onednn") and bool(vnni())
+
+
+if _DynamicLinear is not None:
+    class Int8Linear(_DynamicLinear):
+        """torch's dynamically quantised Linear, with the input's range chosen per CPU (``reduce_range``:
+        7 bits instead of 8, see :func:`full_range_int8`); torch's own always takes 7."""
+
+        reduce_range = True
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = torch.ops.quantized.linear_dynamic(x, self._packed_params._packed_params,
+                                                   reduce_range=self.reduce_range)
+            return y.to(x.dtype)
+else:
+    Int8Linear = None  # type: ignore[assignment,misc]
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -166,21 +196,29 @@ def to_precision(model: M, precision: str | torch.dtype, *, device: str | torch.
                          f"load it again in floating point")
     model.to(device=target, dtype=torch.float32 if name == "int8" else PRECISIONS[name])
     if name == "int8":
-        quantize_dynamic = _quantize_dynamic()
+        quantize_dynamic, qconfig = _quantize_dynamic()
         with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao on each call
             warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
-            quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
+            warnings.filterwarnings("ignore", message=".*quantize_per_(tensor|channel).*")
+            quantize_dynamic(model, {nn.Linear: qconfig}, dtype=torch.qint8, mapping={nn.Linear: Int8Linear},
+                             inplace=True)
+        reduce_range = not full_range_int8()
+        for module in model.modules():
+            if isinstance(module, Int8Linear):
+                module.reduce_range = reduce_range
     return model
 
 
-def _quantize_dynamic() -> Any:
+def _quantize_dynamic() -> tuple[Any, Any]:
+    """torch's ``quantize_dynamic`` and its per-channel int8 configuration."""
     try:
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
     except ImportError:
+        quantize_dynamic = None
+    if quantize_dynamic is None or Int8Linear is None:
         raise ValueError(f"precision 'int8' needs torch.ao.quantization.quantize_dynamic, which torch "
-                         f"{torch.__version__} no longer has") from None
-    return quantize_dynamic
+                         f"{torch.__version__} no longer has")
+    return quantize_dynamic, per_channel_dynamic_qconfig
 
 
 def autocast(precision: str | torch.dtype, *, device: str | torch.device | None = None,
@@ -202,5 +240,5 @@ def autocast(precision: str | torch.dtype, *, device: str | torch.device | None 
     return torch.autocast(device.type, dtype=PRECISIONS[name])
 
 
-__all__ = ["PRECISIONS", "autocast", "check_supported", "is_quantized", "resolve_precision", "to_precision",
-           "unsupported_reason"]
+__all__ = ["PRECISIONS", "Int8Linear", "autocast", "check_supported", "full_range_int8", "is_quantized",
+           "resolve_precision", "to_precision", "unsupported_reason"]
