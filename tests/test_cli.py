@@ -212,6 +212,23 @@ def test_download_from_a_prepared_cache_offline(models, capsys, tmp_path: Path) 
     assert status == 1 and err == ("rpln: error: org/missing is not in the hub cache and the hub cannot be reached "
                                    "(offline mode or no network)\n")
 
+    # a folder that holds a model is not replaced without --overwrite; with it, its model files are
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "config.json").write_text("{}")
+    (held / "pytorch_model.bin").write_bytes(b"stale weights")
+    (held / "notes.txt").write_text("mine")
+    status, _, err = rpln(capsys, "download", "org/tiny", "--cache-dir", tmp_path / "cache", "--to", held)
+    assert status == 1 and "already holds a model (config.json, pytorch_model.bin)" in err and "--overwrite" in err
+    assert sorted(os.listdir(held)) == ["config.json", "notes.txt", "pytorch_model.bin"]
+    assert (held / "config.json").read_text() == "{}"
+    status, _, _ = rpln(capsys, "download", "org/tiny", "--cache-dir", tmp_path / "cache", "--to", held, "--overwrite")
+    assert status == 0
+    assert sorted(os.listdir(held)) == sorted([p.name for p in models["mlm"].iterdir()] + ["notes.txt"])
+    assert not [n for n in os.listdir(tmp_path) if n.startswith((".tmp-", ".old-"))]  # no staging left behind
+    status, _, err = rpln(capsys, "download", "org/tiny", "--overwrite")
+    assert status == 2 and "give --to FOLDER" in err
+
 
 # ------------------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("case", [

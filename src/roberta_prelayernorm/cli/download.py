@@ -19,6 +19,8 @@ examples:
 
 Without --to the files stay in the hub cache and its folder is printed. Only the files the library
 uses are fetched (config, safetensors or PyTorch weights, tokenizer files); --all fetches everything.
+The files are copied into a staging folder beside --to and moved in at once; a --to folder that
+already holds a model is refused unless --overwrite, which replaces its model files.
 """
 
 PATTERNS = ["config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
@@ -32,6 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("repo_id", metavar="HUB_ID", help="hub id, e.g. andreasmadsen/efficient_mlm_m0.40")
     p.add_argument("--to", metavar="FOLDER", help="copy the files into this folder (default: keep them in the cache)")
+    p.add_argument("--overwrite", action="store_true", help="replace the model in a --to folder that holds one")
     p.add_argument("--revision", help="branch, tag or commit")
     p.add_argument("--cache-dir", metavar="FOLDER", help="hub cache folder (default: the huggingface_hub cache)")
     p.add_argument("--all", action="store_true", help="every file of the repo, not only those the library uses")
@@ -44,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
 
     if os.path.exists(args.repo_id) or not HUB_ID.fullmatch(args.repo_id):
         raise UsageError(f"{args.repo_id!r} is not a hub id (org/name): nothing to download")
+    if args.overwrite and not args.to:
+        raise UsageError("--overwrite replaces the model in --to: give --to FOLDER")
+    if args.to:
+        from ..convert import check_output
+
+        check_output(args.to, args.overwrite)  # before any download
     patterns = None if args.all else PATTERNS
     snapshot = fetch(args, patterns)
     files = select(snapshot, patterns)
@@ -59,12 +68,15 @@ def run(args: argparse.Namespace) -> int:
     RobertaPreLayerNormConfig.from_pretrained(os.path.join(snapshot, "config.json"))  # a model of this family?
     target = snapshot
     if args.to:
+        from ..convert import is_model_file
+        from ..core.files import staging_folder
+
         target = args.to
-        os.makedirs(target, exist_ok=True)
-        for name in files:
-            destination = os.path.join(target, name)
-            os.makedirs(os.path.dirname(destination), exist_ok=True)
-            shutil.copyfile(os.path.realpath(os.path.join(snapshot, name)), destination)
+        with staging_folder(target, replaces=is_model_file if args.overwrite else lambda name: False) as staging:
+            for name in files:
+                destination = os.path.join(staging, name)
+                os.makedirs(os.path.dirname(destination), exist_ok=True)
+                shutil.copyfile(os.path.realpath(os.path.join(snapshot, name)), destination)
     size = sum(os.path.getsize(os.path.join(target, f)) for f in files)
     print(f"{args.repo_id}: {len(files)} files ({size / 1e6:.1f} MB) in {target}")
     return 0
