@@ -144,7 +144,8 @@ def test_tied_decoder_gradient_is_accumulated_in_place_and_equals_linear() -> No
     torch.testing.assert_close(x.grad, decoder.weight.sum(0).expand(6, 8), atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["RobertaPreLayerNormForSequenceClassification", "RobertaPreLayerNormForMultipleChoice"])
+@pytest.mark.parametrize("name", ["RobertaPreLayerNormForSequenceClassification",
+                                  "RobertaPreLayerNormForMultipleChoice"])
 def test_classifiers_run_the_last_layer_at_the_first_token_only(name: str, tmp_folder: Path) -> None:
     """Sequence classification and multiple choice read token 0: the last layer's FFN sees one row per
     sequence, and the logits, loss and gradients are the reference's."""
