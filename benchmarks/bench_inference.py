@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import model_pair  # noqa: E402
+from common import export_onnx, model_pair, ort_session  # noqa: E402
 
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "asimd",
              "sve", "bf16")
@@ -101,14 +101,9 @@ class Hidden(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
-def ort_session(path: str, threads: int) -> Callable:
-    """``run(inputs) -> last_hidden_state`` on one ONNX file, all graph optimisations, ``threads`` threads."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+def ort_run(path: str, threads: int) -> Callable:
+    """``run(inputs) -> last_hidden_state`` on one ONNX file (see ``common.ort_session``)."""
+    session = ort_session(path, threads)
     return lambda inputs: session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
 
 
@@ -118,7 +113,7 @@ def onnx_int8_session(folder: str, threads: int) -> Callable:
 
     path = os.path.join(folder, "reference-int8.onnx")
     quantize_dynamic(os.path.join(folder, "reference.onnx"), path, weight_type=QuantType.QInt8)
-    return ort_session(path, threads)
+    return ort_run(path, threads)
 
 
 def onnx_sessions(ref: torch.nn.Module, folder: str, threads: int) -> dict[str, Callable]:
@@ -126,13 +121,7 @@ def onnx_sessions(ref: torch.nn.Module, folder: str, threads: int) -> dict[str, 
     fuses anything; each as ``run(inputs) -> last_hidden_state``."""
     path = os.path.join(folder, "reference.onnx")
     example = make_batch([12, 9])
-    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    axes = {0: batch, 1: sequence}
-    program = torch.onnx.export(Hidden(ref).eval(), (example["input_ids"], example["attention_mask"]), None,
-                                input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-                                dynamic_shapes={"input_ids": axes, "attention_mask": axes}, dynamo=True,
-                                opset_version=20, verbose=False)
-    program.save(path)
+    export_onnx(Hidden(ref), (example["input_ids"], example["attention_mask"]), path)
     paths = {"onnxruntime": path}
     try:
         from onnxruntime.transformers import optimizer
@@ -146,7 +135,7 @@ def onnx_sessions(ref: torch.nn.Module, folder: str, threads: int) -> dict[str, 
             optimized.save_model_to_file(paths["onnxruntime-opt"])
     except Exception as e:  # the optimiser's patterns are BERT's post-LN: report, do not fail
         print(f"onnxruntime transformer optimiser did not apply: {type(e).__name__}: {e}", flush=True)
-    return {name: ort_session(file, threads) for name, file in paths.items()}
+    return {name: ort_run(file, threads) for name, file in paths.items()}
 
 
 def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted: list[str], threads: int,

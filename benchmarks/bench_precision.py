@@ -37,7 +37,7 @@ from typing import Callable
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BASE, interleaved  # noqa: E402
+from common import BASE, export_onnx, interleaved, ort_session  # noqa: E402
 
 import roberta_prelayernorm as rp  # noqa: E402
 from roberta_prelayernorm.torch.modeling import RobertaPreLayerNormClassificationHead  # noqa: E402
@@ -144,7 +144,7 @@ def onnxruntime_int8(mlm: torch.nn.Module, head: torch.nn.Module, folder: str, t
     """ONNX Runtime on the dynamic int8 quantisation of the reference (``transformers``, our weights):
     ``(classify(batch) -> (hidden, class logits), mlm(batch) -> logits)``, or None without the packages."""
     try:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401
         import transformers
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as e:
@@ -153,19 +153,13 @@ def onnxruntime_int8(mlm: torch.nn.Module, head: torch.nn.Module, folder: str, t
     mlm.save_pretrained(os.path.join(folder, "weights"))
     ref = transformers.RobertaPreLayerNormForMaskedLM.from_pretrained(os.path.join(folder, "weights")).eval()
     example = (torch.tensor([[0, 5, 6, 2], [0, 7, 2, 1]]), torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]))
-    axes = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence")}
     sessions = []
     for graph, name in ((_Encoder(ref, head), "encoder"), (_MaskedLM(ref), "mlm")):
         path, quantized = os.path.join(folder, f"{name}.onnx"), os.path.join(folder, f"{name}-int8.onnx")
         with contextlib.redirect_stdout(io.StringIO()):
-            torch.onnx.export(graph.eval(), example, None, input_names=["input_ids", "attention_mask"],
-                              dynamic_shapes={"input_ids": axes, "attention_mask": axes}, dynamo=True,
-                              opset_version=20, verbose=False).save(path)
+            export_onnx(graph, example, path)
         quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        sessions.append(ort.InferenceSession(quantized, options, providers=["CPUExecutionProvider"]))
+        sessions.append(ort_session(quantized, threads))
     feed = lambda batch: {k: v.numpy() for k, v in batch.items()}  # noqa: E731
     classify = lambda batch: tuple(torch.from_numpy(x) for x in sessions[0].run(None, feed(batch)))  # noqa: E731
     return classify, lambda batch: torch.from_numpy(sessions[1].run(None, feed(batch))[0])

@@ -28,6 +28,26 @@ def model_pair(head: str = "RobertaPreLayerNormModel", seed: int = 0, **config: 
     return ref.eval(), ours.eval()
 
 
+def export_onnx(module: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: str) -> None:
+    """``module(input_ids, attention_mask)`` to ONNX the way a user exports it: ``torch.onnx.export`` with the
+    dynamo exporter, dynamic batch and sequence axes, opset 20."""
+    axes = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence")}
+    program = torch.onnx.export(module.eval(), example, None, input_names=["input_ids", "attention_mask"],
+                                dynamic_shapes={"input_ids": axes, "attention_mask": axes}, dynamo=True,
+                                opset_version=20, verbose=False)
+    program.save(path)
+
+
+def ort_session(path: str, threads: int) -> object:
+    """An ONNX Runtime CPU session on ``path``: all graph optimisations, ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
