@@ -1,7 +1,8 @@
 """Inference speed: ours against the engines a user would pick instead, on identical weights and inputs.
 
     python benchmarks/bench_inference.py [--repeats 5] [--threads 2] [--precisions fp32,int8,bf16]
-                                         [--engines reference,compiled,onnxruntime] [--out benchmarks/results]
+                                         [--engines reference,compiled,onnxruntime,ours-compiled]
+                                         [--out benchmarks/results]
 
 Peers, interleaved with ours in one process (A B C … A B C …, so that drift hits all alike):
 - ``reference``: the newest ``transformers`` (default SDPA attention);
@@ -9,6 +10,10 @@ Peers, interleaved with ours in one process (A B C … A B C …, so that drift 
 - ``onnxruntime``: ONNX Runtime on the reference's own export (``torch.onnx.export(dynamo=True)``, dynamic
   batch and sequence axes), all graph optimisations; ``onnxruntime-opt``: the same after onnxruntime's
   transformer optimiser, when its fusions apply to this model (the script reports how many it made).
+
+Ours: ``ours`` as it comes, and ``ours-compiled``, the same model with ``set_fast_path(True, compiled=True)``
+(inputs without padding run compiled layers; padded batches are the same as ``ours``). The first call of
+every engine on each input mix is timed apart (``first_call_s``: the compiled engines compile there).
 
 Precisions: ``fp32`` (every engine); ``bf16`` (transformers and torch.compile with bfloat16 weights, and
 ours; ONNX Runtime's CPU kernels have no bf16); ``int8``: ONNX Runtime on its own dynamic int8
@@ -162,8 +167,23 @@ def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted:
         runs["compiled"] = lambda inputs: compiled(inputs["input_ids"], inputs["attention_mask"])
     if "onnxruntime" in wanted and precision == "fp32":  # ONNX Runtime's CPU kernels have no bf16
         runs.update(onnx_sessions(ref, folder, threads))
-    runs["ours"] = lambda inputs: ours(**inputs).last_hidden_state
+    runs["ours"] = ours_run(ours, compiled=False)
+    if "ours-compiled" in wanted:
+        runs["ours-compiled"] = ours_run(ours, compiled=True)
     return runs
+
+
+def ours_run(model: torch.nn.Module, compiled: bool) -> Callable:
+    """Our model as it comes (``compiled=False``), or with ``set_fast_path(True, compiled=True)``: inputs
+    without padding through torch.compile. Both on the same model, so on the same weights and packs."""
+    def run(inputs: dict) -> torch.Tensor:
+        model.set_fast_path(True, compiled=compiled)
+        return model(**inputs).last_hidden_state
+    return run
+
+
+def is_ours(name: str) -> bool:
+    return name.startswith("ours")
 
 
 def as_numpy(x: object) -> np.ndarray:
@@ -195,7 +215,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precisions", default="fp32,int8,bf16")
-    parser.add_argument("--engines", default="reference,compiled,onnxruntime")
+    parser.add_argument("--engines", default="reference,compiled,onnxruntime,ours-compiled")
     parser.add_argument("--latency-runs", type=int, default=50)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
@@ -210,22 +230,31 @@ def main() -> None:
             for name, lengths in cases().items():
                 inputs = make_batch(lengths)
                 mask = inputs["attention_mask"].numpy().astype(bool)
+                outputs, first_call_s = {}, {}
+                for k, run in runs.items():  # the first call: the compiled engines compile for this shape here
+                    start = time.perf_counter()
+                    outputs[k] = as_numpy(run(inputs))[mask]
+                    first_call_s[k] = time.perf_counter() - start
                 if precision == "fp32":
-                    fp32_out[name] = as_numpy(runs["ours"](inputs))[mask]
-                diffs = {k: float(np.abs(as_numpy(run(inputs))[mask] - fp32_out[name]).max())
-                         for k, run in runs.items()} if name in fp32_out else {}
+                    fp32_out[name] = outputs["ours"]
+                diffs = {k: float(np.abs(out - fp32_out[name]).max()) for k, out in outputs.items()
+                         } if name in fp32_out else {}
                 repeats = args.repeats * (10 if len(lengths) == 1 else 1)
                 times = {k: statistics.median(v) for k, v in interleaved_times(runs, inputs, repeats).items()}
                 tokens = sum(lengths)
-                peers = {k: t for k, t in times.items() if k != "ours"}
+                peers = {k: t for k, t in times.items() if not is_ours(k)}
                 best = min(peers, key=peers.get)
                 row = {"case": name, "precision": precision, "real_tokens": tokens,
                        "tokens_per_s": {k: tokens / t for k, t in times.items()},
                        "best_peer": best, "ours_over_best_peer": peers[best] / times["ours"],
-                       "max_abs_diff_vs_ours_fp32": diffs}
+                       "max_abs_diff_vs_ours_fp32": diffs, "first_call_s": first_call_s}
+                if "ours-compiled" in times:
+                    row["ours_compiled_over_best_peer"] = peers[best] / times["ours-compiled"]
                 rows.append(row)
                 print(f"{name:22s} {precision:5s} " + "  ".join(f"{k} {v:7.0f}" for k, v in row["tokens_per_s"].items())
-                      + f"  tok/s; ours / {best} {row['ours_over_best_peer']:.2f}x", flush=True)
+                      + f"  tok/s; ours / {best} {row['ours_over_best_peer']:.2f}x"
+                      + (f", compiled {row['ours_compiled_over_best_peer']:.2f}x" if "ours-compiled" in times else ""),
+                      flush=True)
             if precision == "fp32":
                 for n in (8, 32, 128):
                     inputs = make_batch([n])
@@ -256,7 +285,7 @@ def fastest_float_peers(rows: list[dict]) -> list[dict]:
     for case in dict.fromkeys(r["case"] for r in rows):
         ours = [r for r in rows if r["case"] == case and r["precision"] == "bf16"]
         peers = [(r["tokens_per_s"][k], f"{k} {r['precision']}") for r in rows if r["case"] == case
-                 and r["precision"] in ("fp32", "bf16") for k in r["tokens_per_s"] if k != "ours"]
+                 and r["precision"] in ("fp32", "bf16") for k in r["tokens_per_s"] if not is_ours(k)]
         if ours and peers:
             speed, name = max(peers)
             out.append({"case": case, "ours_bf16": ours[0]["tokens_per_s"]["ours"], "peer": name,
@@ -265,13 +294,15 @@ def fastest_float_peers(rows: list[dict]) -> list[dict]:
 
 
 def readme_table(rows: list[dict], latency: list[dict], fastest: list[dict]) -> str:
-    names = list(dict.fromkeys(k for r in rows for k in r["tokens_per_s"] if k != "ours")) + ["ours"]
-    lines = ["| input | precision | " + " | ".join(names) + " | ours / best peer |",
-             "|---|---|" + "---|" * (len(names) + 1)]
+    names = list(dict.fromkeys(k for r in rows for k in r["tokens_per_s"] if not is_ours(k)))
+    names += [k for k in ("ours", "ours-compiled") if any(k in r["tokens_per_s"] for r in rows)]
+    lines = ["| input | precision | " + " | ".join(names) + " | ours / best peer | ours-compiled / best peer |",
+             "|---|---|" + "---|" * (len(names) + 2)]
     for r in rows:
         cells = [f"{r['tokens_per_s'][k]:.0f}" if k in r["tokens_per_s"] else "" for k in names]
+        compiled = f"**{r['ours_compiled_over_best_peer']:.2f}x**" if "ours_compiled_over_best_peer" in r else ""
         lines.append(f"| {r['case']} | {r['precision']} | " + " | ".join(cells)
-                     + f" | **{r['ours_over_best_peer']:.2f}x** ({r['best_peer']}) |")
+                     + f" | **{r['ours_over_best_peer']:.2f}x** ({r['best_peer']}) | {compiled} |")
     if fastest:
         lines += ["", "| input | ours bf16 | fastest peer in fp32 or bf16 | ours / it |", "|---|---|---|---|"]
         lines += [f"| {r['case']} | {r['ours_bf16']:.0f} | {r['peer_tokens_per_s']:.0f} ({r['peer']}) | "

@@ -25,7 +25,7 @@ def test_packed_product_equals_the_plain_one(act: str | None) -> None:
     with torch.no_grad():
         got = kernels.linear(module, x, act=act)
         expected = module(x) if act is None else kernels.ACTIVATIONS[act][2](module(x))
-    assert module.__dict__["_packed"].weight is not None  # the packed kernel ran
+    assert kernels.pack_of((module,)).weight is not None  # the packed kernel ran
     torch.testing.assert_close(got, expected, atol=ATOL, rtol=0)
 
 
@@ -85,7 +85,7 @@ def test_packed_models_copy_and_pickle() -> None:
 def test_autograd_takes_the_plain_product() -> None:
     module, x = torch.nn.Linear(16, 8), torch.randn(3, 16, requires_grad=True)
     kernels.linear(module, x).sum().backward()
-    assert x.grad is not None and "_packed" not in module.__dict__
+    assert x.grad is not None and kernels.pack_of((module,)) is None
 
 
 def test_grouped_products_equal_the_plain_ones_and_follow_changes() -> None:
@@ -95,7 +95,7 @@ def test_grouped_products_equal_the_plain_ones_and_follow_changes() -> None:
     with torch.no_grad():
         for _ in range(2):
             got = kernels.linears(modules, x)
-            assert modules[0].__dict__["_packed_group"].weight is not None
+            assert kernels.pack_of(modules).weight is not None
             for y, m in zip(got, modules):
                 torch.testing.assert_close(y, m(x), atol=ATOL, rtol=0)
             modules[2].bias.add_(1.0)  # one bias changes: the group is repacked

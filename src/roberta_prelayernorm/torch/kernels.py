@@ -7,8 +7,9 @@ float32 or bfloat16, the weight is packed once into oneDNN's blocked layout for 
 the parameter (one extra copy of each packed weight: the cost is stated in the README); anywhere else
 it is the plain ``module(x)``. The pack is stamped with the weight's storage and version counter, so
 loading, an optimizer step, ``.to()`` or any in-place change repacks before the next product: a packed
-product never runs stale weights. Under ``torch.compile`` and tracing the plain path runs (inductor
-packs weights itself).
+product never runs stale weights. Under ``torch.compile`` each packed product is one call of the
+custom operator ``packed_linear`` on the same packs (inductor fuses the rest of the graph around it);
+under tracing the plain path runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.weak import WeakIdKeyDictionary
 
 from .precision import Int8Linear
 
@@ -38,8 +40,8 @@ _FRESH = tuple(t for t in (nn.Linear, Int8Linear) if t is not None)  # modules w
 
 
 class Pack:
-    """A module's packed weight and the stamp of the weight it was packed from. Copies and pickles of
-    a model carry an empty one (oneDNN's opaque tensors cannot be copied; the pack is rebuilt)."""
+    """The packed weight of one or more modules (their weights side by side) and the stamp of the
+    weights it was packed from."""
 
     def __init__(self) -> None:
         self.stamp: tuple | None = None
@@ -47,81 +49,130 @@ class Pack:
         self.bias: Tensor | None = None  # the biases of a group, concatenated
         self.unsupported = False
 
-    def __deepcopy__(self, memo: dict) -> Pack:
-        return Pack()
 
-    def __reduce__(self) -> tuple:
-        return (Pack, ())
+# first weight of a product → its packs, one per group size. Kept beside the weights, not in the modules:
+# a compiled graph reaches its products by their weights (``packed_linear``), and a copied or pickled
+# model has new weights, so it packs afresh.
+_PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # Tensor → {group size: Pack}
 
 
-def _pack(modules: tuple[nn.Module, ...], x: Tensor, slot: str) -> Pack | None:
-    """The pack of ``modules`` (their weights side by side) kept on the first one under ``slot``, or
-    None where the plain products must run."""
+def _packable(modules: tuple[nn.Module, ...], x: Tensor) -> bool:
+    """Whether the products of ``modules`` on ``x`` may run packed: CPU inference in float32 or bfloat16
+    on ``nn.Linear`` modules with biases (decided by types and flags only, so also while compiling)."""
     if not _ENABLED or x.device.type != "cpu" or any(type(m) is not nn.Linear or m.bias is None for m in modules):
-        return None
+        return False
     weights = [m.weight for m in modules]
     if x.dtype not in PACKABLE or any(w.dtype != x.dtype for w in weights) or any(w.numel() == 0 for w in weights):
-        return None  # (an empty product: a layer whose heads are all pruned)
+        return False  # (an empty product: a layer whose heads are all pruned)
     if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
-        return None
-    if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
-        return None
-    pack = modules[0].__dict__.get(slot)
+        return False
+    return not (torch.jit.is_tracing() or torch.jit.is_scripting())
+
+
+def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None:
+    """The pack of these weights, made or remade when any weight or bias changed since; None where
+    this CPU or build has no packed kernel."""
+    packs = _PACKS.get(weights[0])
+    if packs is None:
+        packs = _PACKS[weights[0]] = {}
+    pack = packs.get(len(weights))
     if pack is None:
-        pack = modules[0].__dict__[slot] = Pack()
+        pack = packs[len(weights)] = Pack()
     if pack.unsupported:
         return None
-    stamp = tuple((t.data_ptr(), t._version, t.dtype) for m in modules for t in (m.weight, m.bias))
+    stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
     if pack.stamp != stamp:
-        weight = weights[0].detach() if len(modules) == 1 else torch.cat([w.detach() for w in weights])
+        weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         try:
             pack.weight = torch.ops.mkldnn._reorder_linear_weight(weight, max(x.numel() // x.shape[-1], 1))
-        except RuntimeError:  # this CPU or build has no such kernel: never try again for these modules
+        except RuntimeError:  # this CPU or build has no such kernel: never try again for these weights
             pack.unsupported = True
             return None
-        pack.bias = modules[0].bias if len(modules) == 1 else torch.cat([m.bias.detach() for m in modules])
+        pack.bias = biases[0] if len(biases) == 1 else torch.cat([b.detach() for b in biases])
         pack.stamp = stamp
     return pack
 
 
+def _packed_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
+    if residual is not None:
+        return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, pack.weight, pack.bias, "add")
+    attr, algorithm, _ = ACTIVATIONS[act] if act else ("none", "", None)
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), pack.weight, pack.bias, attr, [], algorithm)
+
+
+def packed_linear(x: Tensor, weights: list[Tensor], biases: list[Tensor], act: str, residual: Tensor | None) -> Tensor:
+    """``act(x @ W.T + b)`` or ``residual + x @ W.T + b`` with the weights side by side, on their pack:
+    how a ``torch.compile`` graph runs the products (one opaque call each, the rest of the graph fused
+    around it; the packs are the eager path's, stamped, so never stale)."""
+    pack = _pack(weights, biases, x)
+    if pack is not None:
+        return _packed_product(pack, x, act, residual)
+    y = F.linear(x, torch.cat(weights), torch.cat(biases))
+    y = ACTIVATIONS[act][2](y) if act else y
+    return y if residual is None else residual + y
+
+
+def _packed_linear_shape(x: Tensor, weights: list[Tensor], biases: list[Tensor], act: str,
+                         residual: Tensor | None) -> Tensor:
+    return x.new_empty(*x.shape[:-1], sum(w.shape[0] for w in weights))
+
+
+# an operator of its own (``torch.ops.roberta_prelayernorm.packed_linear``), registered for CPU only and
+# without autograd: a compiled graph calls it in inference only, where its Python costs least
+_LIBRARY = torch.library.Library("roberta_prelayernorm", "DEF")
+_LIBRARY.define("packed_linear(Tensor x, Tensor[] weights, Tensor[] biases, str act, Tensor? residual) -> Tensor")
+_LIBRARY.impl("packed_linear", packed_linear, "CPU")
+torch.library.register_fake("roberta_prelayernorm::packed_linear", _packed_linear_shape, lib=_LIBRARY)
+
+
+def _product(modules: tuple[nn.Module, ...], x: Tensor, act: str | None = None,
+             residual: Tensor | None = None) -> Tensor | None:
+    """The packed product of ``modules`` (joined), or None where the plain products must run."""
+    if not _packable(modules, x) or (residual is not None and (residual.dtype != x.dtype
+                                                                  or not residual.is_contiguous())):
+        return None
+    weights, biases = [m.weight for m in modules], [m.bias for m in modules]
+    if torch.compiler.is_compiling():
+        return torch.ops.roberta_prelayernorm.packed_linear(x, weights, biases, act or "", residual)
+    pack = _pack(weights, biases, x)
+    return None if pack is None else _packed_product(pack, x, act or "", residual)
+
+
 def packed_weight(module: nn.Module, x: Tensor) -> Tensor | None:
     """The oneDNN-packed weight of ``module`` for input ``x``, or None where the plain product must run."""
-    pack = _pack((module,), x, "_packed")
+    if not _packable((module,), x) or torch.compiler.is_compiling():
+        return None
+    pack = _pack([module.weight], [module.bias], x)
     return None if pack is None else pack.weight
 
 
 def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Tensor | None = None) -> Tensor:
     """``act(module(x))`` or ``residual + module(x)`` (not both), packed where it can be."""
-    packed = packed_weight(module, x)
-    if packed is None or (residual is not None and (residual.dtype != x.dtype or not residual.is_contiguous())):
-        y = module(x)
-        # a fresh product that autograd does not hold: the activation and the add may write into it
-        owned = type(module) in _FRESH and not (torch.is_grad_enabled() and y.requires_grad)
-        if act == "gelu" and owned:
-            y = torch.ops.aten.gelu_(y)
-        elif act is not None:
-            y = ACTIVATIONS[act][2](y)
-        if residual is None:
-            return y
-        return y.add_(residual) if owned and y.shape == residual.shape and y.dtype == residual.dtype else residual + y
-    if residual is not None:
-        return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, packed, module.bias, "add")
-    attr, algorithm, _ = ACTIVATIONS[act] if act is not None else ("none", "", None)
-    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), packed, module.bias, attr, [], algorithm)
+    y = _product((module,), x, act, residual)
+    if y is not None:
+        return y
+    y = module(x)
+    # a fresh product that autograd does not hold: the activation and the add may write into it
+    owned = type(module) in _FRESH and not (torch.is_grad_enabled() and y.requires_grad)
+    if act == "gelu" and owned:
+        y = torch.ops.aten.gelu_(y)
+    elif act is not None:
+        y = ACTIVATIONS[act][2](y)
+    if residual is None:
+        return y
+    return y.add_(residual) if owned and y.shape == residual.shape and y.dtype == residual.dtype else residual + y
 
 
 def linears(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[Tensor, ...]:
     """``tuple(m(x) for m in modules)`` as one product where the weights can be packed side by side (the
     pack is a copy anyway, so fusing costs no memory); the results are views of one output. int8
     modules (``precision.Int8Linear``) are joined too: their input is quantised once."""
-    pack = _pack(modules, x, "_packed_group")
-    if pack is None:
+    y = _product(modules, x)
+    if y is None:
         group = _int8_group(modules)
-        if group is not None:
-            y = torch.ops.quantized.linear_dynamic(x, group, reduce_range=modules[0].reduce_range)
-            return tuple(y.split([m.out_features for m in modules], dim=-1))
-        return tuple(m(x) for m in modules)
-    y = torch.ops.mkldnn._linear_pointwise(x.contiguous(), pack.weight, pack.bias, "none", [], "")
+        if group is None:
+            return tuple(m(x) for m in modules)
+        y = torch.ops.quantized.linear_dynamic(x, group, reduce_range=modules[0].reduce_range)
     return tuple(y.split([m.out_features for m in modules], dim=-1))
 
 
@@ -148,11 +199,16 @@ def _int8_group(modules: tuple[nn.Module, ...]) -> object | None:
     return group
 
 
+def pack_of(modules: tuple[nn.Module, ...]) -> Pack | None:
+    """The pack kept for the joined product of ``modules``, if one was made."""
+    return _PACKS.get(modules[0].weight, {}).get(len(modules))
+
+
 def release(model: nn.Module) -> None:
     """Drop every packed weight of ``model`` (they are rebuilt on the next product)."""
     for module in model.modules():
-        module.__dict__.pop("_packed", None)
-        module.__dict__.pop("_packed_group", None)
+        if isinstance(getattr(module, "weight", None), Tensor):
+            _PACKS.pop(module.weight, None)
         module.__dict__.pop("_int8_group", None)
 
 

@@ -12,6 +12,7 @@ and one final ``LayerNorm`` after the last layer.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+from torch.utils.weak import WeakIdKeyDictionary
 
 from ..core.config import RobertaPreLayerNormConfig
 from ..core.inputs import check_ranges
@@ -176,16 +178,19 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
         dropout_p = self.dropout_p if self.training else 0.0
         if isinstance(layout, Packed):
             return self.packed_attention(hidden_states, layout, dropout_p), None, None
-        query = self.heads(self.query(hidden_states))
+        if encoder_hidden_states is None and past_key_value is None:  # plain self-attention: one product
+            query, key, value = (self.heads(t) for t in kernels.linears((self.query, self.key, self.value),
+                                                                        hidden_states))
+        else:
+            query = self.heads(self.query(hidden_states))
         if encoder_hidden_states is not None and past_key_value is not None:
             key, value = past_key_value  # cross-attention: the encoder's keys/values never change
         elif encoder_hidden_states is not None:
             key, value = self.heads(self.key(encoder_hidden_states)), self.heads(self.value(encoder_hidden_states))
-        else:
+        elif past_key_value is not None:  # a decoder's next tokens: the cached keys and values first
             key, value = self.heads(self.key(hidden_states)), self.heads(self.value(hidden_states))
-            if past_key_value is not None:
-                key = torch.cat([past_key_value[0], key], dim=2)
-                value = torch.cat([past_key_value[1], value], dim=2)
+            key = torch.cat([past_key_value[0], key], dim=2)
+            value = torch.cat([past_key_value[1], value], dim=2)
         present = (key, value) if self.is_decoder else None
 
         if not output_attentions and head_mask is None and self.position_embedding_type == "absolute":
@@ -435,6 +440,35 @@ class RobertaPreLayerNormEncoder(nn.Module):
         as_tuple = lambda xs: tuple(xs) if xs is not None else None  # noqa: E731
         return hidden_states, as_tuple(cache), as_tuple(all_hidden), as_tuple(all_attn), as_tuple(all_cross)
 
+    def dense(self, hidden_states: Tensor) -> Tensor:
+        """Every layer on (B, L, H) rows of a batch without padding (its packed layout): what
+        ``set_fast_path(compiled=True)`` runs through ``torch.compile``."""
+        layout = Packed(hidden_states.shape[0], hidden_states.shape[1], self.config.is_decoder)
+        for layer in self.layer:
+            hidden_states = layer(hidden_states, layout)[0]
+        return hidden_states
+
+
+_COMPILED: WeakIdKeyDictionary = WeakIdKeyDictionary()  # encoder → its compiled ``dense``, None once that failed
+
+
+def compiled_dense(encoder: RobertaPreLayerNormEncoder, hidden_states: Tensor) -> Tensor:
+    """``encoder.dense(hidden_states)`` through ``torch.compile`` with dynamic shapes, made on the first
+    call (seconds; a new shape class compiles once more). Where compiling fails (no C++ compiler, say) a
+    ``RuntimeWarning`` says why and the eager layers run from then on."""
+    compiled = _COMPILED.get(encoder, False)
+    if compiled is False:  # the function, not the bound method: the cache keeps no encoder alive
+        compiled = _COMPILED[encoder] = torch.compile(RobertaPreLayerNormEncoder.dense, dynamic=True)
+    if compiled is not None:
+        try:
+            return compiled(encoder, hidden_states)
+        except Exception as e:  # the inputs were checked before: this is the compiler's failure
+            _COMPILED[encoder] = None
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            warnings.warn(f"torch.compile of the encoder failed ({type(e).__name__}: {reason[:200]}); "
+                          "the eager layers run instead", RuntimeWarning, stacklevel=3)
+    return encoder.dense(hidden_states)
+
 
 class RobertaPreLayerNormPooler(nn.Module):
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
@@ -484,6 +518,8 @@ def first_tokens_mask(shape: tuple[int, int], device: torch.device) -> Tensor:
 class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
     """The bare encoder (or decoder, with ``is_decoder``): hidden states and an optional pooler output."""
 
+    compile_fast_path = False  # (also for models pickled before it existed)
+
     def __init__(self, config: RobertaPreLayerNormConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
         self.embeddings = RobertaPreLayerNormEmbeddings(config)
@@ -491,6 +527,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.pooler = RobertaPreLayerNormPooler(config) if add_pooling_layer else None
         self.use_fast_path = True  # set_fast_path(False): always the padded layout
+        self.compile_fast_path = False  # set_fast_path(True, compiled=True): batches without padding compiled
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -602,8 +639,12 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
             else:
                 inputs_embeds = packed.pack(inputs_embeds)
             x = self.embeddings(inputs_embeds, packed.pack(token_type_ids), packed.pack(position_ids))
-            x, _, all_hidden, _, _ = self.encoder(x, packed, [None] * config.num_hidden_layers,
-                                                  output_hidden_states=output_hidden_states, last_layout=last)
+            if (self.compile_fast_path and packed.indices is None and last is None and not output_hidden_states
+                    and not torch.is_grad_enabled() and not torch.compiler.is_compiling()):
+                x, all_hidden = compiled_dense(self.encoder, x), None  # no padding: the compiled layers
+            else:
+                x, _, all_hidden, _, _ = self.encoder(x, packed, [None] * config.num_hidden_layers,
+                                                      output_hidden_states=output_hidden_states, last_layout=last)
             all_hidden = tuple(packed.unpack(h) for h in all_hidden) if all_hidden is not None else None
             return Encoded(self.LayerNorm(x), packed, all_hidden, read_at=read_at if last is not None else None)
 

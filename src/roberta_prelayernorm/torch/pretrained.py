@@ -141,13 +141,21 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         return sum(p.numel() for p in self.parameters()
                    if id(p) not in skip and (p.requires_grad or not only_trainable))
 
-    def set_fast_path(self, enabled: bool) -> None:
+    def set_fast_path(self, enabled: bool, *, compiled: bool = False) -> None:
         """Pack the real tokens whenever the inputs and requested features allow it (the default), or never.
 
         Packed, the model skips padding entirely, so outputs at padding positions are zeros instead of
-        the reference's (meaningless) values; real tokens agree within float rounding.
+        the reference's (meaningless) values; real tokens agree within float rounding. ``compiled=True``
+        also runs the layers of inputs without padding (one text, or texts of one length) through
+        ``torch.compile`` in inference (no autograd): the first such call compiles for some seconds;
+        later ones fuse LayerNorm and the attention's reshaping around the packed products.
         """
+        if not isinstance(enabled, bool) or not isinstance(compiled, bool):
+            raise TypeError(f"set_fast_path takes bools, not {enabled!r} and compiled={compiled!r}")
+        if compiled and not enabled:
+            raise ValueError("set_fast_path(False, compiled=True): the compiled layers are part of the fast path")
         self.base_model.use_fast_path = enabled
+        self.base_model.compile_fast_path = compiled
 
     # ----------------------------------------------------------------------- gradient checkpointing
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
