@@ -155,8 +155,8 @@ def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted:
             if not os.path.isfile(os.path.join(folder, "reference.onnx")):
                 onnx_sessions(ref.float(), folder, threads)
             runs["onnxruntime-int8"] = onnx_int8_session(folder, threads)
-        quantized = to_precision(copy.deepcopy(ours.float()), "int8")
-        runs["ours"] = lambda inputs: quantized(**inputs).last_hidden_state
+        quantized = to_precision(copy.deepcopy(ours.float()), "int8")  # (eager: int8 is never compiled)
+        runs["ours"] = ours_run(quantized, compiled=False)
         return runs
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     ref.to(dtype), ours.to(dtype)

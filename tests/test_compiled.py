@@ -14,7 +14,7 @@ import torch
 from model_helpers import batch, perturb, reference_model, tiny
 
 import roberta_prelayernorm as rp
-from roberta_prelayernorm.torch import kernels, modeling
+from roberta_prelayernorm.torch import kernels, modeling, precision
 
 pytestmark = [
     pytest.mark.slow,  # each compile takes seconds
@@ -138,3 +138,14 @@ def test_set_fast_path_arguments_and_copies() -> None:
     model.set_fast_path(True, compiled=True)
     for other in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert other.compile_fast_path and other.encoder not in modeling._COMPILED
+
+
+@pytest.mark.skipif(precision.Int8Linear is None, reason="this torch has no torch.ao dynamic quantisation")
+def test_int8_models_run_eagerly() -> None:
+    """Quantising turns the compiled layers off; asking for them on an int8 model is a ValueError."""
+    model = rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny())).eval()
+    model.set_fast_path(True, compiled=True)
+    precision.to_precision(model, "int8")
+    assert not model.compile_fast_path
+    with pytest.raises(ValueError, match="this one is int8"):
+        model.set_fast_path(True, compiled=True)

@@ -173,7 +173,8 @@ def to_precision(model: M, precision: str | torch.dtype, *, device: str | torch.
 
     ``"fp32"``, ``"bf16"`` and ``"fp16"`` convert every floating-point weight (``model.to(dtype)``);
     the forward then computes in that dtype. ``"int8"`` replaces each ``nn.Linear`` (the LM head's
-    decoder included) by a dynamically quantised one, on CPU; embeddings and LayerNorms stay fp32.
+    decoder included) by a dynamically quantised one, on CPU; embeddings and LayerNorms stay fp32. An
+    int8 model runs eagerly: it turns off ``set_fast_path(True, compiled=True)``.
 
     Args:
         model: Any ``nn.Module``, usually one of the seven model classes.
@@ -206,6 +207,8 @@ def to_precision(model: M, precision: str | torch.dtype, *, device: str | torch.
         for module in model.modules():
             if isinstance(module, Int8Linear):
                 module.reduce_range = reduce_range
+            if getattr(module, "compile_fast_path", False):  # compiled layers are for float weights
+                module.compile_fast_path = False
     return model
 
 

@@ -19,6 +19,7 @@ from ..core.hub import HubOptions
 from ..core.weights import BASE_PREFIX, is_ignored_unexpected, match_prefix, resolve_weights, tied_aliases
 from .checkpoint import read_weights, save_weights
 from .generation import GenerationMixin
+from .precision import is_quantized
 
 logger = logging.getLogger("roberta_prelayernorm")
 M = TypeVar("M", bound="RobertaPreLayerNormPreTrainedModel")
@@ -154,6 +155,9 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
             raise TypeError(f"set_fast_path takes bools, not {enabled!r} and compiled={compiled!r}")
         if compiled and not enabled:
             raise ValueError("set_fast_path(False, compiled=True): the compiled layers are part of the fast path")
+        if compiled and is_quantized(self):
+            raise ValueError("set_fast_path(compiled=True) is for float models; this one is int8 "
+                             "(dynamically quantised) and runs eagerly")
         self.base_model.use_fast_path = enabled
         self.base_model.compile_fast_path = compiled
 
