@@ -4,7 +4,8 @@
                                          [--engines reference,compiled,onnxruntime,ours-compiled]
                                          [--out benchmarks/results]
 
-Peers, interleaved with ours in one process (A B C … A B C …, so that drift hits all alike):
+Peers, interleaved with ours in one process (A B C, B C A, … so that drift hits all alike, each run after
+the same pause; see ``common.interleaved_times``):
 - ``reference``: the newest ``transformers`` (default SDPA attention);
 - ``compiled``: ``torch.compile`` of the reference (dynamic shapes, default inductor settings);
 - ``onnxruntime``: ONNX Runtime on the reference's own export (``torch.onnx.export(dynamo=True)``, dynamic
@@ -43,7 +44,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import export_onnx, model_pair, ort_session  # noqa: E402
+from common import export_onnx, interleaved_times, model_pair, ort_session  # noqa: E402
 
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "asimd",
              "sve", "bf16")
@@ -186,27 +187,13 @@ def is_ours(name: str) -> bool:
     return name.startswith("ours")
 
 
+def on(runs: dict[str, Callable], inputs: dict) -> dict[str, Callable[[], object]]:
+    """Each run bound to ``inputs``, for ``common.interleaved_times``."""
+    return {name: (lambda run=run: run(inputs)) for name, run in runs.items()}
+
+
 def as_numpy(x: object) -> np.ndarray:
     return x.float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
-
-
-def interleaved_times(runs: dict[str, Callable], inputs: dict, repeats: int, warmup: int = 2) -> dict[str, list[float]]:
-    """Seconds of each run, A B C … A B C …. Each timed run starts after a 20 ms pause, and the run after an
-    ONNX Runtime run after 250 ms: ORT's threads spin for a while after a run returns, and measured here they
-    slowed the next engine by 40% 20 ms later (by 10% after 200 ms)."""
-    for _ in range(warmup):
-        for run in runs.values():
-            run(inputs)
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    previous = ""
-    for _ in range(repeats):
-        for name, run in runs.items():
-            time.sleep(0.25 if previous.startswith("onnxruntime") else 0.02)
-            previous = name
-            start = time.perf_counter()
-            run(inputs)
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -240,7 +227,7 @@ def main() -> None:
                 diffs = {k: float(np.abs(out - fp32_out[name]).max()) for k, out in outputs.items()
                          } if name in fp32_out else {}
                 repeats = args.repeats * (10 if len(lengths) == 1 else 1)
-                times = {k: statistics.median(v) for k, v in interleaved_times(runs, inputs, repeats).items()}
+                times = {k: statistics.median(v) for k, v in interleaved_times(on(runs, inputs), repeats).items()}
                 tokens = sum(lengths)
                 peers = {k: t for k, t in times.items() if not is_ours(k)}
                 best = min(peers, key=peers.get)
@@ -258,7 +245,7 @@ def main() -> None:
             if precision == "fp32":
                 for n in (8, 32, 128):
                     inputs = make_batch([n])
-                    times = interleaved_times(runs, inputs, args.latency_runs)
+                    times = interleaved_times(on(runs, inputs), args.latency_runs)
                     for k, ts in times.items():
                         ms = np.array(ts) * 1e3
                         latency.append({"tokens": n, "engine": k, "p50_ms": float(np.percentile(ms, 50)),

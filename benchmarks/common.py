@@ -54,22 +54,32 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each function, run in turn (A B A B ...) so that drift hits all alike. The run
-    after one whose name starts with "onnxruntime" waits 250 ms: ONNX Runtime's threads spin for a while
-    after a run returns and slow whatever runs next."""
+PAUSE_S = 0.25
+
+
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2,
+                      pause: float = PAUSE_S) -> dict[str, list[float]]:
+    """Seconds of each function over ``repeats`` rounds, each running every function once, so that drift
+    hits all alike. The order rotates by one each round, so that no function always follows the same
+    one, and every timed run starts after the same ``pause``: ONNX Runtime's threads spin for a while
+    after a run returns (measured here, they slowed the next engine by 40% 20 ms later), and the time
+    a run waits changes what it costs (an int8 text took 30% longer after 250 ms idle than back to back), so
+    every engine waits alike."""
+    names = list(fns)
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    previous = ""
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            if previous.startswith("onnxruntime"):
-                time.sleep(0.25)
-            previous = name
-            times[name].append(timed(fn))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            time.sleep(pause)
+            times[name].append(timed(fns[name]))
+    return times
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median seconds of each function (see :func:`interleaved_times`)."""
+    return {name: statistics.median(ts) for name, ts in interleaved_times(fns, repeats, warmup).items()}
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
