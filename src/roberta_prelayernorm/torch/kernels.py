@@ -56,17 +56,26 @@ class Pack:
 _PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # Tensor → {group size: Pack}
 
 
-def _packable(modules: tuple[nn.Module, ...], x: Tensor) -> bool:
-    """Whether the products of ``modules`` on ``x`` may run packed: CPU inference in float32 or bfloat16
-    on ``nn.Linear`` modules with biases (decided by types and flags only, so also while compiling)."""
-    if not _ENABLED or x.device.type != "cpu" or any(type(m) is not nn.Linear or m.bias is None for m in modules):
-        return False
-    weights = [m.weight for m in modules]
-    if x.dtype not in PACKABLE or any(w.dtype != x.dtype for w in weights) or any(w.numel() == 0 for w in weights):
-        return False  # (an empty product: a layer whose heads are all pruned)
+def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], list[Tensor]] | None:
+    """The weights and biases of ``modules`` where their products on ``x`` may run packed: CPU inference
+    in float32 or bfloat16 on ``nn.Linear`` modules with biases (decided by types and flags only, so also
+    while compiling), else None. (Each attribute is read once: this runs before every product.)"""
+    if not _ENABLED or x.device.type != "cpu" or x.dtype not in PACKABLE:
+        return None
+    weights, biases = [], []
+    for module in modules:
+        if type(module) is not nn.Linear:
+            return None
+        weight, bias = module.weight, module.bias
+        if bias is None or weight.dtype != x.dtype or weight.numel() == 0:  # (0: all heads pruned)
+            return None
+        weights.append(weight)
+        biases.append(bias)
     if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
-        return False
-    return not (torch.jit.is_tracing() or torch.jit.is_scripting())
+        return None
+    if torch.jit.is_tracing() or torch.jit.is_scripting():
+        return None
+    return weights, biases
 
 
 def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None:
@@ -128,21 +137,21 @@ torch.library.register_fake("roberta_prelayernorm::packed_linear", _packed_linea
 def _product(modules: tuple[nn.Module, ...], x: Tensor, act: str | None = None,
              residual: Tensor | None = None) -> Tensor | None:
     """The packed product of ``modules`` (joined), or None where the plain products must run."""
-    if not _packable(modules, x) or (residual is not None and (residual.dtype != x.dtype
-                                                                  or not residual.is_contiguous())):
+    operands = _operands(modules, x)
+    if operands is None or (residual is not None and (residual.dtype != x.dtype or not residual.is_contiguous())):
         return None
-    weights, biases = [m.weight for m in modules], [m.bias for m in modules]
     if torch.compiler.is_compiling():
-        return torch.ops.roberta_prelayernorm.packed_linear(x, weights, biases, act or "", residual)
-    pack = _pack(weights, biases, x)
+        return torch.ops.roberta_prelayernorm.packed_linear(x, *operands, act or "", residual)
+    pack = _pack(*operands, x)
     return None if pack is None else _packed_product(pack, x, act or "", residual)
 
 
 def packed_weight(module: nn.Module, x: Tensor) -> Tensor | None:
     """The oneDNN-packed weight of ``module`` for input ``x``, or None where the plain product must run."""
-    if not _packable((module,), x) or torch.compiler.is_compiling():
+    operands = _operands((module,), x)
+    if operands is None or torch.compiler.is_compiling():
         return None
-    pack = _pack([module.weight], [module.bias], x)
+    pack = _pack(*operands, x)
     return None if pack is None else pack.weight
 
 
