@@ -99,3 +99,18 @@ def test_grouped_products_equal_the_plain_ones_and_follow_changes() -> None:
             for y, m in zip(got, modules):
                 torch.testing.assert_close(y, m(x), atol=ATOL, rtol=0)
             modules[2].bias.add_(1.0)  # one bias changes: the group is repacked
+
+
+def test_packs_go_with_their_weights() -> None:
+    """Packs are kept beside the weights, not in the modules: a freed model frees its packs."""
+    import gc
+
+    before = len(kernels._PACKS)
+    single, group = torch.nn.Linear(16, 8), tuple(torch.nn.Linear(16, 8) for _ in range(3))
+    with torch.no_grad():
+        kernels.linear(single, torch.randn(2, 16))
+        kernels.linears(group, torch.randn(2, 16))
+    assert len(kernels._PACKS) == before + 2
+    del single, group
+    gc.collect()
+    assert len(kernels._PACKS) == before
