@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import export_onnx, interleaved_times, model_pair, ort_session  # noqa: E402
+from common import OutputField, export_onnx, interleaved_times, model_pair, ort_session  # noqa: E402
 
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "asimd",
              "sve", "bf16")
@@ -96,17 +96,6 @@ def cases() -> dict[str, list[int]]:
 
 
 # --------------------------------------------------------------------------------------------- engines
-class Hidden(torch.nn.Module):
-    """A model's ``last_hidden_state`` from ids and mask: what every engine computes."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-
 def ort_run(path: str, threads: int) -> Callable:
     """``run(inputs) -> last_hidden_state`` on one ONNX file (see ``common.ort_session``)."""
     session = ort_session(path, threads)
@@ -127,7 +116,7 @@ def onnx_sessions(ref: torch.nn.Module, folder: str, threads: int) -> dict[str, 
     fuses anything; each as ``run(inputs) -> last_hidden_state``."""
     path = os.path.join(folder, "reference.onnx")
     example = make_batch([12, 9])
-    export_onnx(Hidden(ref), (example["input_ids"], example["attention_mask"]), path)
+    export_onnx(OutputField(ref, "last_hidden_state"), (example["input_ids"], example["attention_mask"]), path)
     paths = {"onnxruntime": path}
     try:
         from onnxruntime.transformers import optimizer
@@ -164,7 +153,7 @@ def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted:
     if "reference" in wanted:
         runs["reference"] = lambda inputs: ref(**inputs).last_hidden_state
     if "compiled" in wanted:
-        compiled = torch.compile(Hidden(ref), dynamic=True)
+        compiled = torch.compile(OutputField(ref, "last_hidden_state"), dynamic=True)
         runs["compiled"] = lambda inputs: compiled(inputs["input_ids"], inputs["attention_mask"])
     if "onnxruntime" in wanted and precision == "fp32":  # ONNX Runtime's CPU kernels have no bf16
         runs.update(onnx_sessions(ref, folder, threads))

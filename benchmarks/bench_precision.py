@@ -37,7 +37,7 @@ from typing import Callable
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BASE, export_onnx, interleaved, ort_session  # noqa: E402
+from common import BASE, OutputField, export_onnx, interleaved, ort_session  # noqa: E402
 
 import roberta_prelayernorm as rp  # noqa: E402
 from roberta_prelayernorm.torch.modeling import RobertaPreLayerNormClassificationHead  # noqa: E402
@@ -130,15 +130,6 @@ class _Encoder(torch.nn.Module):
         return hidden, self.head(hidden)
 
 
-class _MaskedLM(torch.nn.Module):
-    def __init__(self, ref: torch.nn.Module) -> None:
-        super().__init__()
-        self.ref = ref
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.ref(input_ids=input_ids, attention_mask=attention_mask).logits
-
-
 def onnxruntime_int8(mlm: torch.nn.Module, head: torch.nn.Module, folder: str, threads: int
                      ) -> tuple[Callable, Callable] | None:
     """ONNX Runtime on the dynamic int8 quantisation of the reference (``transformers``, our weights):
@@ -154,7 +145,7 @@ def onnxruntime_int8(mlm: torch.nn.Module, head: torch.nn.Module, folder: str, t
     ref = transformers.RobertaPreLayerNormForMaskedLM.from_pretrained(os.path.join(folder, "weights")).eval()
     example = (torch.tensor([[0, 5, 6, 2], [0, 7, 2, 1]]), torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]))
     sessions = []
-    for graph, name in ((_Encoder(ref, head), "encoder"), (_MaskedLM(ref), "mlm")):
+    for graph, name in ((_Encoder(ref, head), "encoder"), (OutputField(ref, "logits"), "mlm")):
         path, quantized = os.path.join(folder, f"{name}.onnx"), os.path.join(folder, f"{name}-int8.onnx")
         with contextlib.redirect_stdout(io.StringIO()):
             export_onnx(graph, example, path)

@@ -28,6 +28,18 @@ def model_pair(head: str = "RobertaPreLayerNormModel", seed: int = 0, **config: 
     return ref.eval(), ours.eval()
 
 
+class OutputField(torch.nn.Module):
+    """``model(input_ids=..., attention_mask=...).<field>`` as a module of those two tensors: what an
+    engine computes, in the form ``torch.onnx.export`` and ``torch.compile`` take."""
+
+    def __init__(self, model: torch.nn.Module, field: str) -> None:
+        super().__init__()
+        self.model, self.field = model, field
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return getattr(self.model(input_ids=input_ids, attention_mask=attention_mask), self.field)
+
+
 def export_onnx(module: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: str) -> None:
     """``module(input_ids, attention_mask)`` to ONNX the way a user exports it: ``torch.onnx.export`` with the
     dynamo exporter, dynamic batch and sequence axes, opset 20."""

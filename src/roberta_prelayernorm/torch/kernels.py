@@ -146,15 +146,6 @@ def _product(modules: tuple[nn.Module, ...], x: Tensor, act: str | None = None,
     return None if pack is None else _packed_product(pack, x, act or "", residual)
 
 
-def packed_weight(module: nn.Module, x: Tensor) -> Tensor | None:
-    """The oneDNN-packed weight of ``module`` for input ``x``, or None where the plain product must run."""
-    operands = _operands((module,), x)
-    if operands is None or torch.compiler.is_compiling():
-        return None
-    pack = _pack(*operands, x)
-    return None if pack is None else pack.weight
-
-
 def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Tensor | None = None) -> Tensor:
     """``act(module(x))`` or ``residual + module(x)`` (not both), packed where it can be."""
     y = _product((module,), x, act, residual)
