@@ -112,6 +112,23 @@ def test_export_matches_pytorch(head: str, config: dict, options: dict, tmp_path
             assert (onnx_value - torch_value).abs().max().item() <= TOLERANCE, name
 
 
+@pytest.mark.slow
+def test_export_in_inference_mode_after_packed_calls(tmp_path) -> None:
+    """Exporting inside ``torch.no_grad()`` / ``inference_mode()`` once the model has run (its products
+    packed) gives the same graph: plain products, which ONNX has, not the packed operator."""
+    ort = onnxruntime()
+    model = make("RobertaPreLayerNormForSequenceClassification", num_labels=3)
+    inputs = inputs_for(model, 3, 9, seed=4)
+    for context, name in ((torch.no_grad, "no_grad.onnx"), (torch.inference_mode, "inference.onnx")):
+        with context():
+            model(**inputs)
+            result = export_onnx(model, tmp_path / name)
+        session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+        (got,) = session.run(None, {k: v.numpy() for k, v in inputs.items()})
+        exact = torch_outputs(model, inputs, ["logits"])["logits"]
+        assert (torch.from_numpy(got) - exact).abs().max().item() <= TOLERANCE, name
+
+
 def test_export_replaces_nothing_when_it_fails(tmp_path, monkeypatch) -> None:
     onnxruntime()
     import onnx

@@ -114,3 +114,22 @@ def test_packs_go_with_their_weights() -> None:
     del single, group
     gc.collect()
     assert len(kernels._PACKS) == before
+
+
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+def test_exported_programs_hold_plain_products(context) -> None:
+    """``torch.export`` in inference, after the packs exist: the program holds no packed operator (it must
+    run without this library, in AOTInductor say), takes our output class, and computes the exact path."""
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormForMaskedLM(rp.RobertaPreLayerNormConfig(**tiny())), 0).eval()
+    ids, mask = batch(2, 7, seed=3)
+    with context():
+        model(input_ids=ids, attention_mask=mask)  # packs made
+        program = torch.export.export(model, (), {"input_ids": ids, "attention_mask": mask})
+        targets = {str(node.target) for node in program.graph.nodes if node.op == "call_function"}
+        assert not [t for t in targets if "roberta_prelayernorm" in t or "mkldnn" in t], targets
+        got = program.module()(input_ids=ids, attention_mask=mask)
+        model.set_fast_path(False)
+        exact = model(input_ids=ids, attention_mask=mask)
+    assert isinstance(got, type(exact))
+    torch.testing.assert_close(got.logits, exact.logits, atol=ATOL, rtol=0)

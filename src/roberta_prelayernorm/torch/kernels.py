@@ -58,8 +58,9 @@ _PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # Tensor → {group size: P
 
 def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], list[Tensor]] | None:
     """The weights and biases of ``modules`` where their products on ``x`` may run packed: CPU inference
-    in float32 or bfloat16 on ``nn.Linear`` modules with biases (decided by types and flags only, so also
-    while compiling), else None. (Each attribute is read once: this runs before every product.)"""
+    in float32 or bfloat16 on ``nn.Linear`` modules with biases, neither traced nor exported (decided by
+    types and flags only, so also while compiling), else None. (Each attribute is read once: this runs
+    before every product.)"""
     if not _ENABLED or x.device.type != "cpu" or x.dtype not in PACKABLE:
         return None
     weights, biases = [], []
@@ -73,8 +74,8 @@ def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], 
         biases.append(bias)
     if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
         return None
-    if torch.jit.is_tracing() or torch.jit.is_scripting():
-        return None
+    if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_exporting():
+        return None  # an exported or traced graph holds plain products: it runs without this library
     return weights, biases
 
 

@@ -27,6 +27,7 @@ from ..core.inputs import check_ranges
 from . import kernels
 from .generation import GenerationMixin
 from .losses import cross_entropy
+from ..core import outputs
 from ..core.outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
     Cache,
@@ -41,6 +42,20 @@ from .pretrained import RobertaPreLayerNormPreTrainedModel
 
 Tensor = torch.Tensor
 LayerCache = tuple[Tensor, ...]
+
+
+def _register_outputs() -> None:
+    """The output classes as pytrees, as the reference's are, so that ``torch.export`` (and whatever
+    flattens outputs with ``torch.utils._pytree``) takes a model that returns them."""
+    from torch.utils._pytree import SUPPORTED_NODES
+
+    for cls in vars(outputs).values():
+        if (isinstance(cls, type) and issubclass(cls, outputs.ModelOutput) and cls is not outputs.ModelOutput
+                and cls not in SUPPORTED_NODES):  # (registered already where this module is reloaded)
+            torch.export.register_dataclass(cls, serialized_type_name=f"roberta_prelayernorm.{cls.__name__}")
+
+
+_register_outputs()
 
 ACT2FN: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,
