@@ -53,6 +53,44 @@ def test_changed_weights_are_repacked() -> None:
                                    atol=ATOL, rtol=0)
 
 
+def test_writes_through_data_are_seen() -> None:
+    """``p.data`` is a tensor with a version counter of its own, so in-place writes through it leave the
+    parameter's unchanged: the pack's sample of the values sees them (whole-tensor writes, as in weight
+    loading, EMA updates and merged LoRA deltas)."""
+    torch.manual_seed(0)
+    single, group, x = torch.nn.Linear(16, 8), tuple(torch.nn.Linear(16, 8) for _ in range(3)), torch.randn(3, 16)
+    with torch.no_grad():
+        kernels.linear(single, x)
+        kernels.linears(group, x)
+        for change in (lambda p: p.data.add_(1.0), lambda p: p.data.copy_(torch.randn_like(p)),
+                       lambda p: p.data.mul_(0.9).add_(torch.randn_like(p), alpha=0.1)):
+            versions = [p._version for p in (single.weight, group[1].weight, group[2].bias)]
+            for p in (single.weight, group[1].weight, group[2].bias):
+                change(p)
+            assert versions == [p._version for p in (single.weight, group[1].weight, group[2].bias)]
+            torch.testing.assert_close(kernels.linear(single, x), single(x), atol=ATOL, rtol=0)
+            for y, m in zip(kernels.linears(group, x), group):
+                torch.testing.assert_close(y, m(x), atol=ATOL, rtol=0)
+
+
+def test_a_model_averaged_through_data_runs_its_new_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exponential moving average written through ``.data`` after the model ran (packed)."""
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormForMaskedLM(rp.RobertaPreLayerNormConfig(**tiny()))).eval()
+    other = perturb(rp.RobertaPreLayerNormForMaskedLM(rp.RobertaPreLayerNormConfig(**tiny())), seed=5)
+    ids, mask = batch(3, 9)
+    with torch.no_grad():
+        before = model(ids, mask).logits
+        for p, q in zip(model.parameters(), other.parameters()):
+            p.data.mul_(0.5).add_(q.data, alpha=0.5)
+        packed = model(ids, mask).logits
+        monkeypatch.setattr(kernels, "_ENABLED", False)
+        plain = model(ids, mask).logits
+    real = mask.bool()
+    assert (packed[real] - before[real]).abs().max() > 1e-2
+    torch.testing.assert_close(packed[real], plain[real], atol=ATOL, rtol=0)
+
+
 def test_a_model_trained_after_packing_runs_its_new_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
     model = perturb(rp.RobertaPreLayerNormForMaskedLM(rp.RobertaPreLayerNormConfig(**tiny()))).eval()

@@ -40,14 +40,57 @@ _FRESH = tuple(t for t in (nn.Linear, Int8Linear) if t is not None)  # modules w
 
 
 class Pack:
-    """The packed weight of one or more modules (their weights side by side) and the stamp of the
-    weights it was packed from."""
+    """The packed weight of one or more modules (their weights side by side), the stamp of the weights it
+    was packed from, and a sample of their values (see :func:`_sample_views`)."""
 
     def __init__(self) -> None:
         self.stamp: tuple | None = None
+        self.views: list[Tensor] | None = None  # of some of the weights' values (see _sample_views)
+        self.saved: list[Tensor] = []  # those values when packed
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None  # the biases of a group, concatenated
         self.unsupported = False
+
+
+_CHUNKS, _RUN = 4, 16  # values read of each weight before its packed product: 4 runs of 16, spread out
+_BITS = {torch.float32: torch.int32, torch.bfloat16: torch.int16}
+
+
+def _bits(t: Tensor) -> Tensor:
+    """``t``'s values as integers of the same width (so that equal NaNs compare equal)."""
+    return t.view(_BITS[t.dtype]) if t.dtype in _BITS else t
+
+
+def _sample_views(weights: list[Tensor]) -> list[Tensor] | None:
+    """Views of a few values of each weight: runs of 16 (a cache line of fp32) at spread rows and
+    columns, or all of a small weight; None where one is not contiguous.
+
+    The stamp sees every change made through the tensor API, since such changes move the version
+    counter. A write through ``.data`` (``p.data.copy_(...)``, an EMA update, a merged LoRA delta, a
+    broadcast) does not move it; these values see any such write that changes one of them, as rewriting
+    a whole weight does. A write through ``.data`` to a few elements may be missed: call :func:`release`
+    after one."""
+    views = []
+    for w in weights:
+        if not w.is_contiguous():
+            return None
+        bits, n = _bits(w.detach()), w.numel()
+        if n <= _CHUNKS * _RUN:
+            views.append(bits)
+            continue
+        step = (n - _RUN) // (_CHUNKS - 1)
+        if w.dim() > 1 and step % w.shape[-1] == 0:
+            step -= 1  # not the same columns in every run
+        views.append(torch.as_strided(bits, (_CHUNKS, _RUN), (step, 1)))
+    return views
+
+
+def _holds(pack: Pack, biases: list[Tensor]) -> bool:
+    """Whether ``pack`` (stamped as current) still holds the weights' sampled values and the biases (a
+    single product reads its bias itself; a group's are a copy, compared whole)."""
+    if pack.views is not None and not all(torch.equal(v, s) for v, s in zip(pack.views, pack.saved)):
+        return False
+    return len(biases) == 1 or torch.equal(_bits(torch.cat([b.detach() for b in biases])), _bits(pack.bias))
 
 
 # first weight of a product → its packs, one per group size. Kept beside the weights, not in the modules:
@@ -91,7 +134,7 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     if pack.unsupported:
         return None
     stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
-    if pack.stamp != stamp:
+    if pack.stamp != stamp or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         try:
             pack.weight = torch.ops.mkldnn._reorder_linear_weight(weight, max(x.numel() // x.shape[-1], 1))
@@ -99,7 +142,8 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
             pack.unsupported = True
             return None
         pack.bias = biases[0] if len(biases) == 1 else torch.cat([b.detach() for b in biases])
-        pack.stamp = stamp
+        pack.stamp, pack.views = stamp, _sample_views(weights)
+        pack.saved = [v.clone() for v in pack.views or ()]
     return pack
 
 
