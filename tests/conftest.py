@@ -16,6 +16,16 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def packed_products_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny models would run only plain products (``kernels.MIN_FEATURES``); every test runs the packed
+    ones where a real model would, so that the fast path is what the parity tests check.
+    ``tests/test_kernels.py`` checks the size rule itself."""
+    from roberta_prelayernorm.torch import kernels
+
+    monkeypatch.setattr(kernels, "MIN_FEATURES", 1)
+
+
 @pytest.fixture
 def tmp_folder(tmp_path: Path) -> Path:
     return tmp_path / "model"

@@ -171,3 +171,18 @@ def test_exported_programs_hold_plain_products(context) -> None:
         exact = model(input_ids=ids, attention_mask=mask)
     assert isinstance(got, type(exact))
     torch.testing.assert_close(got.logits, exact.logits, atol=ATOL, rtol=0)
+
+
+def test_small_products_run_plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below ``MIN_FEATURES`` input or (joined) output features oneDNN's cost per call outweighs its kernel:
+    those products run plain and keep no pack; the tests elsewhere lower the bound to pack tiny models."""
+    monkeypatch.setattr(kernels, "MIN_FEATURES", 512)
+    torch.manual_seed(0)
+    narrow_in, narrow_out, wide = torch.nn.Linear(256, 1024), torch.nn.Linear(1024, 256), torch.nn.Linear(512, 512)
+    group = tuple(torch.nn.Linear(512, 256) for _ in range(3))  # joined: 768 outputs, packed
+    with torch.no_grad():
+        for module, x in ((narrow_in, torch.randn(4, 256)), (narrow_out, torch.randn(4, 1024)), (wide, torch.randn(4, 512))):
+            torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)
+        kernels.linears(group, torch.randn(4, 512))
+    assert kernels.pack_of((narrow_in,)) is None and kernels.pack_of((narrow_out,)) is None
+    assert kernels.pack_of((wide,)).weight is not None and kernels.pack_of(group).weight is not None
