@@ -175,7 +175,7 @@ def test_exported_programs_hold_plain_products(context) -> None:
 
 def test_small_products_run_plain(monkeypatch: pytest.MonkeyPatch) -> None:
     """Below ``MIN_FEATURES`` input or (joined) output features oneDNN's cost per call outweighs its kernel:
-    those products run plain and keep no pack; the tests elsewhere lower the bound to pack tiny models."""
+    those fp32 products run plain and keep no pack; the tests elsewhere lower the bound to pack tiny models."""
     monkeypatch.setattr(kernels, "MIN_FEATURES", 512)
     torch.manual_seed(0)
     narrow_in, narrow_out, wide = torch.nn.Linear(256, 1024), torch.nn.Linear(1024, 256), torch.nn.Linear(512, 512)
@@ -186,3 +186,8 @@ def test_small_products_run_plain(monkeypatch: pytest.MonkeyPatch) -> None:
         kernels.linears(group, torch.randn(4, 512))
     assert kernels.pack_of((narrow_in,)) is None and kernels.pack_of((narrow_out,)) is None
     assert kernels.pack_of((wide,)).weight is not None and kernels.pack_of(group).weight is not None
+    # in bf16 small products pack all the same: the fused bias and activation round once, not twice
+    small_bf16 = torch.nn.Linear(256, 256).to(torch.bfloat16)
+    with torch.no_grad():
+        kernels.linear(small_bf16, torch.randn(4, 256, dtype=torch.bfloat16), act="gelu")
+    assert kernels.pack_of((small_bf16,)).weight is not None

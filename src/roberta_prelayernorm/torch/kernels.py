@@ -35,8 +35,8 @@ ACTIVATIONS: dict[str, tuple[str, str, Callable[[Tensor], Tensor]]] = {
     "swish": ("swish", "", F.silu),
 }
 PACKABLE = (torch.float32, torch.bfloat16)
-# The fewest input and output features of a product that runs packed. Below, oneDNN's cost per call
-# outweighs its faster kernel. Measured on a 2-core Xeon (AVX-512), 12 pre-LN layers' products, packed
+# The fewest input and output features of an fp32 product that runs packed. Below, oneDNN's cost per
+# call outweighs its faster kernel. Measured on a 2-core Xeon (AVX-512), 12 pre-LN layers' products, packed
 # against plain time: hidden 256: 1.49x slower at 8 rows, 1.06x at 32, even from 128; hidden 384: even;
 # hidden 512: 1.17x and 1.36x faster at 8 and 32 rows; hidden 768: 1.35x and 1.12x.
 MIN_FEATURES = 512
@@ -106,8 +106,8 @@ _PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # Tensor → {group size: P
 
 def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], list[Tensor]] | None:
     """The weights and biases of ``modules`` where their products on ``x`` may run packed: CPU inference
-    in float32 or bfloat16 on ``nn.Linear`` modules with biases and at least ``MIN_FEATURES`` input and
-    output features (joined), neither traced nor exported (decided by
+    in float32 (with at least ``MIN_FEATURES`` input and joined output features, or under autocast) or
+    bfloat16 on ``nn.Linear`` modules with biases, neither traced nor exported (decided by
     types and flags only, so also while compiling), else None. (Each attribute is read once: this runs
     before every product.)"""
     if not _ENABLED or x.device.type != "cpu" or x.dtype not in PACKABLE:
@@ -121,8 +121,9 @@ def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], 
             return None
         weights.append(weight)
         biases.append(bias)
-    if weights[0].shape[1] < MIN_FEATURES or sum(w.shape[0] for w in weights) < MIN_FEATURES:
-        return None
+    small = weights[0].shape[1] < MIN_FEATURES or sum(w.shape[0] for w in weights) < MIN_FEATURES
+    if small and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu"):
+        return None  # (in bf16 and under autocast, packs of any size: their fused epilogues round once)
     if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
         return None
     if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_exporting():
