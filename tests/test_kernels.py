@@ -191,3 +191,82 @@ def test_small_products_run_plain(monkeypatch: pytest.MonkeyPatch) -> None:
     with torch.no_grad():
         kernels.linear(small_bf16, torch.randn(4, 256, dtype=torch.bfloat16), act="gelu")
     assert kernels.pack_of((small_bf16,)).weight is not None
+
+
+def _hooked_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return perturb(rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny()))).eval()
+
+
+def test_forward_hooks_on_products_run_in_inference() -> None:
+    """Hooks on the linear layers run in inference as they do in training, on the reference's values:
+    the packed and joined products do not bypass them, and nothing writes into a tensor a hook kept."""
+    model = _hooked_model()
+    ids, mask = batch(2, 7, seed=1)
+    layer = model.encoder.layer[0]
+    kept = []
+
+    def keep(module, inputs, output):
+        kept.append((module, inputs[0], output, output.clone()))
+
+    for module in (layer.attention.self.query, layer.attention.output.dense, layer.intermediate.dense,
+                   layer.output.dense):
+        module.register_forward_hook(keep)
+    zero_ffn = layer.intermediate.dense.register_forward_hook(lambda m, i, o: torch.zeros_like(o))
+    with torch.no_grad():
+        hooked = model(ids, mask).last_hidden_state
+    assert [k[0] for k in kept] == [layer.attention.self.query, layer.attention.output.dense,
+                                    layer.intermediate.dense, layer.output.dense]
+    for module, x, output, at_call in kept:
+        assert torch.equal(output, at_call)  # not written into after the hook saw it
+        torch.testing.assert_close(output, F.linear(x, module.weight, module.bias), atol=ATOL, rtol=0)
+    with torch.enable_grad():
+        plain = model(ids, mask).last_hidden_state  # autograd: the modules are called one by one
+    real = mask.bool()
+    torch.testing.assert_close(hooked[real], plain[real].detach(), atol=ATOL, rtol=0)
+    zero_ffn.remove()
+    with torch.no_grad():
+        assert (model(ids, mask).last_hidden_state[real] - hooked[real]).abs().max() > 1e-3  # the hook mattered
+
+
+def test_global_forward_hooks_see_every_linear_layer() -> None:
+    model = _hooked_model()
+    ids, mask = batch(2, 7, seed=2)
+    calls = []
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda m, i, o: calls.append(m) if isinstance(m, torch.nn.Linear) else None)
+    try:
+        with torch.no_grad():
+            model(ids, mask)
+        inference = list(calls)
+        calls.clear()
+        model(ids, mask)
+    finally:
+        handle.remove()
+    assert inference == calls and len(calls) == 6 * model.config.num_hidden_layers + 1  # + the pooler
+
+
+def test_forward_hooks_on_int8_products_run() -> None:
+    from roberta_prelayernorm.torch.precision import to_precision
+
+    pytest.importorskip("torch.ao.nn.quantized.dynamic")
+    model = to_precision(_hooked_model(), "int8")
+    seen = []
+    model.encoder.layer[0].attention.self.key.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    ids, mask = batch(2, 7, seed=3)
+    with torch.no_grad():
+        model(ids, mask)
+    assert len(seen) == 1
+
+
+def test_forward_hooks_on_the_tied_decoder_run_in_training() -> None:
+    """While training, the LM head's decoder has a product of its own (``decoder_linear``): with a hook
+    on the decoder the module is called instead, and the hook sees its output (on the packed layout:
+    the real tokens' rows, in order)."""
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormForMaskedLM(rp.RobertaPreLayerNormConfig(**tiny()))).train()
+    ids, mask = batch(2, 7, seed=4)
+    seen = []
+    model.lm_head.decoder.register_forward_hook(lambda m, i, o: seen.append(o))
+    logits = model(ids, mask).logits
+    assert len(seen) == 1 and torch.equal(seen[0], logits[mask.bool()])

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules import module as _torch_module
 from torch.utils.weak import WeakIdKeyDictionary
 
 from .precision import Int8Linear
@@ -104,12 +105,19 @@ def _holds(pack: Pack, biases: list[Tensor]) -> bool:
 _PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # Tensor → {group size: Pack}
 
 
+def _hooked(modules: tuple[nn.Module, ...]) -> bool:
+    """Whether calling any of ``modules`` would run forward hooks (its own or global ones): then it must be
+    called, as the reference calls it, and not bypassed by a packed or joined product."""
+    return bool(_torch_module._global_forward_hooks or _torch_module._global_forward_pre_hooks
+                or any(m._forward_hooks or m._forward_pre_hooks for m in modules))
+
+
 def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], list[Tensor]] | None:
     """The weights and biases of ``modules`` where their products on ``x`` may run packed: CPU inference
-    in float32 (with at least ``MIN_FEATURES`` input and joined output features, or under autocast) or
-    bfloat16 on ``nn.Linear`` modules with biases, neither traced nor exported (decided by
-    types and flags only, so also while compiling), else None. (Each attribute is read once: this runs
-    before every product.)"""
+    on ``nn.Linear`` modules with biases and no forward hooks, neither traced nor exported, in bfloat16,
+    or in float32 with at least ``MIN_FEATURES`` input and joined output features (or under autocast);
+    else None. Decided by types and flags only, so also while compiling. (Each attribute is read once:
+    this runs before every product.)"""
     if not _ENABLED or x.device.type != "cpu" or x.dtype not in PACKABLE:
         return None
     weights, biases = [], []
@@ -121,6 +129,8 @@ def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], 
             return None
         weights.append(weight)
         biases.append(bias)
+    if _hooked(modules):
+        return None
     small = weights[0].shape[1] < MIN_FEATURES or sum(w.shape[0] for w in weights) < MIN_FEATURES
     if small and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu"):
         return None  # (in bf16 and under autocast, packs of any size: their fused epilogues round once)
@@ -206,8 +216,8 @@ def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Te
     if y is not None:
         return y
     y = module(x)
-    # a fresh product that autograd does not hold: the activation and the add may write into it
-    owned = type(module) in _FRESH and not (torch.is_grad_enabled() and y.requires_grad)
+    # a fresh product that neither autograd nor a hook holds: the activation and the add may write into it
+    owned = type(module) in _FRESH and not (torch.is_grad_enabled() and y.requires_grad) and not _hooked((module,))
     if act == "gelu" and owned:
         y = torch.ops.aten.gelu_(y)
     elif act is not None:
@@ -235,7 +245,7 @@ def _int8_group(modules: tuple[nn.Module, ...]) -> object | None:
     number), kept on the first module and remade when any of theirs is replaced; None unless all are
     :class:`~roberta_prelayernorm.torch.precision.Int8Linear` with per-channel weights and one input range."""
     if Int8Linear is None or any(type(m) is not Int8Linear for m in modules) or len(
-            {m.reduce_range for m in modules}) != 1:
+            {m.reduce_range for m in modules}) != 1 or _hooked(modules):
         return None
     stamp = tuple(id(m._packed_params._packed_params) for m in modules)
     cached = modules[0].__dict__.get("_int8_group")
@@ -289,7 +299,7 @@ def decoder_linear(module: nn.Linear, x: Tensor) -> Tensor:
     """``module(x)`` for the LM head's decoder; while training, with a weight gradient of its own."""
     if (not torch.is_grad_enabled() or not module.weight.requires_grad or module.bias is None
             or x.dtype != module.weight.dtype or torch.is_autocast_enabled(x.device.type)
-            or torch.compiler.is_compiling()):
+            or torch.compiler.is_compiling() or _hooked((module,))):
         return module(x)
     rows = x.reshape(-1, x.shape[-1])
     return _FreshWeightGradLinear.apply(rows, module.weight, module.bias).view(*x.shape[:-1], -1)
