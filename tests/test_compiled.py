@@ -74,6 +74,26 @@ def test_compiled_layers_follow_weight_changes(tmp_folder: Path) -> None:
         torch.testing.assert_close(ours(ids).logits, plain(ids).logits, atol=ATOL, rtol=0)
 
 
+def test_hooks_added_after_compiling_run(tmp_folder: Path) -> None:
+    """Dynamo does not guard on hooks: with a forward hook on a layer the eager layers run, so the hook
+    does; without it the compiled ones again."""
+    _, ours = compiled_mlm(tmp_folder)
+    eager = copy.deepcopy(ours)
+    eager.set_fast_path(True)
+    ids = batch(1, 9)[0]
+    zero = lambda module, inputs, output: torch.zeros_like(output)  # noqa: E731
+    with torch.inference_mode():
+        before = ours(ids).logits  # compiles
+        handles = [m.roberta_prelayernorm.encoder.layer[0].intermediate.dense.register_forward_hook(zero)
+                   for m in (ours, eager)]
+        hooked = ours(ids).logits
+        torch.testing.assert_close(hooked, eager(ids).logits, atol=ATOL, rtol=0)
+        assert (hooked - before).abs().max() > 1e-3
+        for handle in handles:
+            handle.remove()
+        torch.testing.assert_close(ours(ids).logits, before, atol=ATOL, rtol=0)
+
+
 def test_a_failed_compile_warns_and_runs_the_eager_layers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where inductor cannot compile (here: its compiler raising), a RuntimeWarning names the failure and
     the answer is the eager one, then and on every later call."""

@@ -112,6 +112,12 @@ def _hooked(modules: tuple[nn.Module, ...]) -> bool:
                 or any(m._forward_hooks or m._forward_pre_hooks for m in modules))
 
 
+def hooked_within(module: nn.Module) -> bool:
+    """Whether ``module`` or any module in it has forward hooks, or global ones exist: compiled graphs do
+    not see hooks added after compiling (dynamo does not guard on them), so such layers run eagerly."""
+    return _hooked(tuple(module.modules()))
+
+
 def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], list[Tensor]] | None:
     """The weights and biases of ``modules`` where their products on ``x`` may run packed: CPU inference
     on ``nn.Linear`` modules with biases and no forward hooks, neither traced nor exported, in bfloat16,

@@ -655,7 +655,8 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                 inputs_embeds = packed.pack(inputs_embeds)
             x = self.embeddings(inputs_embeds, packed.pack(token_type_ids), packed.pack(position_ids))
             if (self.compile_fast_path and packed.indices is None and last is None and not output_hidden_states
-                    and not torch.is_grad_enabled() and not torch.compiler.is_compiling()):
+                    and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+                    and not kernels.hooked_within(self.encoder)):
                 x, all_hidden = compiled_dense(self.encoder, x), None  # no padding: the compiled layers
             else:
                 x, _, all_hidden, _, _ = self.encoder(x, packed, [None] * config.num_hidden_layers,
