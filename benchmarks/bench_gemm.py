@@ -23,7 +23,6 @@ machine's read bandwidth (a sum over 340 MB), the bound for products on a few ro
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -37,8 +36,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_inference import cpu_description  # noqa: E402
-from common import interleaved_times, ort_session  # noqa: E402
+from common import command_line, cpu_description, interleaved_times, ort_session, parse  # noqa: E402
 
 HIDDEN, INTERMEDIATE, LAYERS = 768, 3072, 12
 # (outputs, inputs) of each product of a layer, in the order the chain runs them
@@ -115,13 +113,10 @@ def read_bandwidth(nbytes: int, repeats: int = 7) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line(__doc__)
     parser.add_argument("--rows", default="8,32,128,1024")
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     cpu = cpu_description()
     print(f"CPU: {cpu['model']}; flags {' '.join(cpu['flags'])}; {args.threads} threads; torch {torch.__version__}")
     weights = chain_weights()

@@ -14,7 +14,6 @@ read when torch loads, so they are set on the command line, not here. Adds its e
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -27,7 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_inference import make_batch  # noqa: E402
-from common import BASE, ort_session, timed  # noqa: E402
+from common import BASE, command_line, ort_session, parse, timed  # noqa: E402
 
 DEFAULT_MODEL = os.path.join(os.path.dirname(__file__), "..", "src", "roberta_prelayernorm", "models", "default")
 OPENMP_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS")
@@ -51,15 +50,12 @@ def idle_cpu(seconds: float = 2.0) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line(__doc__)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--tokens", type=int, default=8)
     parser.add_argument("--pauses", default="0,0.05,0.25,1")
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     import roberta_prelayernorm as rp
     from roberta_prelayernorm.torch.onnx import export_onnx
 
@@ -93,7 +89,10 @@ def main() -> None:
     tag = f"{name}, {args.tokens} tokens, {args.threads} threads, " + (
         " ".join(f"{k}={v}" for k, v in environment.items()) or "default environment")
     path = os.path.join(args.out, "idle.json")  # one entry per model, length, threads and environment
-    saved = json.load(open(path)) if os.path.isfile(path) else {}
+    saved = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            saved = json.load(f)
     saved[tag] = {"model": name, "tokens": args.tokens, "threads": args.threads, "environment": environment,
                   "ms_after_pause_s": results}
     with open(path, "w") as f:

@@ -30,7 +30,6 @@ and ``inference.png`` into ``--out`` and prints the README table.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -44,28 +43,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import OutputField, export_onnx, interleaved_times, model_pair, ort_session  # noqa: E402
-
-ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "asimd",
-             "sve", "bf16")
-
-
-def cpu_description() -> dict[str, object]:
-    """The CPU model and the ISA flags that matter for GEMM kernels (from /proc/cpuinfo where there is one)."""
-    model, flags = "unknown", set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                if key in ("model name", "cpu model") and model == "unknown":
-                    model = value.strip()
-                elif key in ("flags", "features"):
-                    flags |= set(value.split())
-    except OSError:
-        pass
-    return {"model": model, "flags": [f for f in ISA_FLAGS if f in flags], "threads": torch.get_num_threads()}
-
+from common import (OutputField, command_line, cpu_description, export_onnx, interleaved_times,  # noqa: E402
+                    model_pair, ort_session, parse)
 
 def make_batch(lengths: list[int], vocab: int = 50265, seed: int = 0) -> dict[str, torch.Tensor]:
     """Right-padded ids with <s> ... </s> and an attention mask."""
@@ -187,15 +166,12 @@ def as_numpy(x: object) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line(__doc__)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precisions", default="fp32,int8,bf16")
     parser.add_argument("--engines", default="reference,compiled,onnxruntime,ours-compiled")
     parser.add_argument("--latency-runs", type=int, default=50)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     cpu = cpu_description()
     print(f"CPU: {cpu['model']}; flags {' '.join(cpu['flags'])}; {args.threads} threads; torch {torch.__version__}")
     ref, ours = model_pair()

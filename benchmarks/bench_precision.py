@@ -22,7 +22,6 @@ prints a markdown table.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import io
@@ -37,7 +36,7 @@ from typing import Callable
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BASE, OutputField, export_onnx, interleaved, ort_session  # noqa: E402
+from common import BASE, OutputField, command_line, export_onnx, interleaved, ort_session, parse  # noqa: E402
 
 import roberta_prelayernorm as rp  # noqa: E402
 from roberta_prelayernorm.torch.modeling import RobertaPreLayerNormClassificationHead  # noqa: E402
@@ -260,17 +259,14 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line(__doc__)
     parser.add_argument("--sentences", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--model", default=os.path.join(root, "src", "roberta_prelayernorm", "models", "default"),
                         help="a trained model folder to measure as well, when it exists")
     parser.add_argument("--skip-random", action="store_true", help="measure only --model")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
 
     rows = []
     if not args.skip_random:

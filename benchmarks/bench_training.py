@@ -9,7 +9,6 @@ does); the reference computes it everywhere. Gradients are compared once before 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -17,7 +16,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import interleaved, model_pair  # noqa: E402
+from common import command_line, interleaved, model_pair, parse  # noqa: E402
 
 
 def masked_batch(batch: int, length: int, rate: float = 0.4, vocab: int = 50265, seed: int = 0
@@ -35,14 +34,11 @@ def masked_batch(batch: int, length: int, rate: float = 0.4, vocab: int = 50265,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line(__doc__)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=128)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     ref, ours = model_pair("RobertaPreLayerNormForMaskedLM", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     ref.train(), ours.train()
     inputs = masked_batch(args.batch, args.length)

@@ -1,7 +1,10 @@
-"""Helpers shared by the benchmarks: models with identical weights, interleaved timing, matmul peak."""
+"""Helpers shared by the benchmarks: their command line, the CPU, models with identical weights,
+interleaved timing, matmul peak."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -12,6 +15,45 @@ import torch
 # RoBERTa-base size with the published checkpoints' conventions (514 positions, one token type)
 BASE = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
             intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5)
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+
+def command_line(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's arguments: its docstring as help, ``--threads`` (2) and ``--out`` (``results/``); see
+    :func:`parse`."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=RESULTS)
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The arguments, with torch set to ``--threads`` threads."""
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    return args
+
+
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8", "asimd",
+             "sve", "bf16")
+
+
+def cpu_description() -> dict[str, object]:
+    """The CPU model and the ISA flags that matter for GEMM kernels (from /proc/cpuinfo where there is one)."""
+    model, flags = "unknown", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key in ("model name", "cpu model") and model == "unknown":
+                    model = value.strip()
+                elif key in ("flags", "features"):
+                    flags |= set(value.split())
+    except OSError:
+        pass
+    return {"model": model, "flags": [f for f in ISA_FLAGS if f in flags], "threads": torch.get_num_threads()}
 
 
 def model_pair(head: str = "RobertaPreLayerNormModel", seed: int = 0, **config: object):

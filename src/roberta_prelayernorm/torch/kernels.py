@@ -14,7 +14,7 @@ under tracing the plain path runs.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -105,7 +105,7 @@ def _holds(pack: Pack, biases: list[Tensor]) -> bool:
 _PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # Tensor → {group size: Pack}
 
 
-def _hooked(modules: tuple[nn.Module, ...]) -> bool:
+def _hooked(modules: Iterable[nn.Module]) -> bool:
     """Whether calling any of ``modules`` would run forward hooks (its own or global ones): then it must be
     called, as the reference calls it, and not bypassed by a packed or joined product."""
     return bool(_torch_module._global_forward_hooks or _torch_module._global_forward_pre_hooks
@@ -115,7 +115,7 @@ def _hooked(modules: tuple[nn.Module, ...]) -> bool:
 def hooked_within(module: nn.Module) -> bool:
     """Whether ``module`` or any module in it has forward hooks, or global ones exist: compiled graphs do
     not see hooks added after compiling (dynamo does not guard on them), so such layers run eagerly."""
-    return _hooked(tuple(module.modules()))
+    return _hooked(module.modules())
 
 
 def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], list[Tensor]] | None:
