@@ -3,6 +3,7 @@
     python benchmarks/bench_idle.py [--model src/roberta_prelayernorm/models/default | base] [--tokens 8]
                                     [--pauses 0,0.05,0.25,1] [--runs 15] [--threads 2]
     GOMP_SPINCOUNT=10000000 python benchmarks/bench_idle.py     # the same with spinning OpenMP threads
+    OMP_PROC_BIND=true python benchmarks/bench_idle.py          # the same with OpenMP threads bound to CPUs
 
 Runs ours and ONNX Runtime (on our own export of the same model, all graph optimisations) on one text
 (``--model``: a model folder, the bundled model by default, or ``base``: RoBERTa-base size, random weights),
@@ -29,7 +30,7 @@ from bench_inference import make_batch  # noqa: E402
 from common import BASE, command_line, ort_session, parse, timed  # noqa: E402
 
 DEFAULT_MODEL = os.path.join(os.path.dirname(__file__), "..", "src", "roberta_prelayernorm", "models", "default")
-OPENMP_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS")
+OPENMP_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES", "KMP_BLOCKTIME", "OMP_NUM_THREADS")
 
 
 def after_pauses(fn: Callable[[], object], pauses: list[float], runs: int) -> dict[str, float]:

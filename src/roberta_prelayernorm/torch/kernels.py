@@ -41,6 +41,10 @@ PACKABLE = (torch.float32, torch.bfloat16)
 # against plain time: hidden 256: 1.49x slower at 8 rows, 1.06x at 32, even from 128; hidden 384: even;
 # hidden 512: 1.17x and 1.36x faster at 8 and 32 rows; hidden 768: 1.35x and 1.12x.
 MIN_FEATURES = 512
+# The fewest rows oneDNN is told to expect when packing. Told one row, it keeps an fp32 weight in its plain
+# layout, and every later product runs unpacked: on a 2-core Xeon (AVX-512), 12 layers' products on 2 to 8
+# rows took 1.3x-1.4x as long as with any hint from 2 to 2048 (alike within noise), and were no faster on one.
+PACK_MIN_ROWS = 2
 _ENABLED = torch.backends.mkldnn.is_available()
 _FRESH = tuple(t for t in (nn.Linear, Int8Linear) if t is not None)  # modules whose output is a new tensor
 
@@ -162,7 +166,7 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     if pack.stamp != stamp or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         try:
-            pack.weight = torch.ops.mkldnn._reorder_linear_weight(weight, max(x.numel() // x.shape[-1], 1))
+            pack.weight = torch.ops.mkldnn._reorder_linear_weight(weight, max(x.numel() // x.shape[-1], PACK_MIN_ROWS))
         except RuntimeError:  # this CPU or build has no such kernel: never try again for these weights
             pack.unsupported = True
             return None
