@@ -1,6 +1,7 @@
 """The encoder's matrix products alone, in every GEMM library at hand: where one short text's time goes.
 
-    python benchmarks/bench_gemm.py [--rows 8,32,128,1024] [--repeats 9] [--threads 2] [--out benchmarks/results]
+    python benchmarks/bench_gemm.py [--rows 8,32,128,1024] [--work products|layers] [--repeats 9]
+                                    [--threads 2] [--out benchmarks/results]
 
 A chain of the 48 products of a RoBERTa-base-size encoder (per layer: query/key/value joined 768→2304,
 attention output 768→768, FFN 768→3072 and 3072→768, each with its bias; the next product reads the first
@@ -10,15 +11,26 @@ attention output 768→768, FFN 768→3072 and 3072→768, each with its bias; t
 - ``mkl-packed``: MKL's packed SGEMM (``torch.ops.mkl._mkl_linear``), packed for exactly ``rows`` rows:
   torch uses an MKL pack only for inputs of the row count it was made for (any other runs ``F.linear``),
   so a model serving texts of any length cannot use it without a pack per length;
+- ``mkl-any-rows``: the same MKL kernel called through its CBLAS interface (``cblas_sgemm_pack`` and
+  ``cblas_sgemm_compute``, exported by torch's own ``libtorch_cpu``; where they are not, no column),
+  packed once for ``MKL_PACK_ROWS`` rows and run on any row count, which MKL allows and torch's wrapper
+  does not: the MKL a model of any text length could use;
 - ``torch-linear``: torch's default ``F.linear`` on the plain weights (MKL SGEMM);
 - ``onnxruntime``: the same chain as an ONNX graph (MatMul + Add) in ONNX Runtime, whose MLAS kernels
   prepack the weights: what its session runs for the same products.
+
+``--work layers`` adds the elementwise work the encoder does beside each product: the attention output and
+the FFN's second product add the residual, the FFN's first applies GELU. Each library does it the way it
+can: oneDNN fused into the product (post-ops), ONNX Runtime with its graph fusions, MKL with the bias (and
+the residual) preloaded into the output (``beta = 1``) and GELU after, ``F.linear`` after the product. Only
+this compares the libraries as a model runs them.
 
 Runs are interleaved as in ``bench_inference.py`` (``common.interleaved_times``), so every library's 340 MB
 of weights is evicted by the others' before it runs: larger than this machine's L3 or not, the weights
 come from memory, as in a served model that shares the machine. Reports per row count each library's
 median ms, GFLOP/s, the weight bytes it read per second and onednn / each other library; and the
-machine's read bandwidth (a sum over 340 MB), the bound for products on a few rows. Writes ``gemm.json``.
+machine's read bandwidth (a sum over 340 MB), the bound for products on a few rows. Writes ``gemm.json``
+(``gemm-layers.json`` for ``--work layers``).
 """
 
 from __future__ import annotations
@@ -52,50 +64,135 @@ def chain_weights(seed: int = 0) -> Weights:
             for _ in range(LAYERS) for n, k in SHAPES]
 
 
-def run_chain(x: torch.Tensor, weights: list, product: Callable) -> torch.Tensor:
-    """The chain on ``x`` (rows, 768): each product reads the previous output (the joined q/k/v's first
-    768 columns)."""
-    for w in weights:
-        x = product(x, w)
-        if x.shape[-1] == 3 * HIDDEN:
-            x = x[:, :HIDDEN].contiguous()
+Product = Callable[[torch.Tensor, object, str, "torch.Tensor | None"], torch.Tensor]
+
+
+def first_columns(y: torch.Tensor) -> torch.Tensor:
+    return y[:, :HIDDEN].contiguous()
+
+
+def run_chain(x: torch.Tensor, weights: list, product: Product, layers: bool = False,
+              take: Callable = first_columns) -> torch.Tensor:
+    """The chain on ``x`` (rows, 768): each product reads the previous output (``take``: the joined
+    q/k/v's first 768 columns). ``product(x, weights, work, residual)`` computes ``x @ W.T + b``, then for
+    ``work`` ``"gelu"`` GELU of it and for ``"residual"`` ``residual +`` it; with ``layers`` false every
+    product's work is ``"bias"``."""
+    for i in range(0, len(weights), len(SHAPES)):
+        qkv, out, up, down = weights[i:i + len(SHAPES)]
+        a = take(product(x, qkv, "bias", None))
+        h = product(a, out, "residual", x) if layers else product(a, out, "bias", None)
+        g = product(h, up, "gelu" if layers else "bias", None)
+        x = product(g, down, "residual", h) if layers else product(g, down, "bias", None)
     return x
 
 
-def torch_engines(weights: Weights, rows: int) -> dict[str, Callable]:
+def after(y: torch.Tensor, work: str, residual: torch.Tensor | None) -> torch.Tensor:
+    """The elementwise work on a product's output ``y`` (with its bias), in place."""
+    if work == "gelu":
+        return torch.ops.aten.gelu_(y)
+    return y.add_(residual) if work == "residual" else y
+
+
+MKL_PACK_ROWS = 256  # rows the CBLAS pack is made for (scratch runs: from 64 to 512 alike, 8 and 16 slower from 128 rows)
+
+
+def cblas() -> object | None:
+    """torch's MKL CBLAS packed-SGEMM functions (``ctypes``), or None where this torch build has none."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+        lib.cblas_sgemm_pack_get_size.restype = ctypes.c_size_t
+    except (OSError, AttributeError):
+        return None
+    integer, pointer = ctypes.c_int, ctypes.c_void_p
+    lib.cblas_sgemm_pack_get_size.argtypes = [integer] * 4
+    lib.cblas_sgemm_pack.argtypes = [integer] * 6 + [ctypes.c_float, pointer, integer, pointer]
+    lib.cblas_sgemm_compute.argtypes = [integer] * 6 + [pointer, integer, pointer, integer, ctypes.c_float,
+                                                        pointer, integer]
+    return lib
+
+
+ROW_MAJOR, NO_TRANS, TRANS, PACKED, B_MATRIX = 101, 111, 112, 151, 162  # CBLAS enumerations
+
+
+def mkl_any_rows(lib: object, weights: Weights) -> Product:
+    """``product`` on MKL's packed SGEMM through CBLAS: ``C = x @ W.T + C`` with C preloaded with the bias (and
+    the residual)."""
+    packs = {}
+    for w, _ in weights:
+        n, k = w.shape
+        buffer = torch.empty(lib.cblas_sgemm_pack_get_size(B_MATRIX, MKL_PACK_ROWS, n, k), dtype=torch.uint8)
+        lib.cblas_sgemm_pack(ROW_MAJOR, B_MATRIX, TRANS, MKL_PACK_ROWS, n, k, 1.0, w.data_ptr(), k, buffer.data_ptr())
+        packs[w.data_ptr()] = buffer
+
+    def product(x: torch.Tensor, p: tuple, work: str, residual: torch.Tensor | None) -> torch.Tensor:
+        (n, k), m = p[0].shape, x.shape[0]
+        c = torch.add(residual, p[1]) if work == "residual" else p[1].expand(m, n).contiguous()
+        lib.cblas_sgemm_compute(ROW_MAJOR, NO_TRANS, PACKED, m, n, k, x.data_ptr(), k, packs[p[0].data_ptr()].data_ptr(),
+                                n, 1.0, c.data_ptr(), n)
+        return torch.ops.aten.gelu_(c) if work == "gelu" else c
+
+    return product
+
+
+def onednn_product(x: torch.Tensor, p: tuple, work: str, residual: torch.Tensor | None) -> torch.Tensor:
+    if work == "residual":
+        return torch.ops.mkldnn._linear_pointwise.binary(x, residual, p[0], p[1], "add")
+    return torch.ops.mkldnn._linear_pointwise(x, p[0], p[1], "gelu" if work == "gelu" else "none", [],
+                                              "none" if work == "gelu" else "")
+
+
+def torch_engines(weights: Weights, rows: int, layers: bool) -> dict[str, Callable]:
     """``name → run(x)`` for the torch libraries, their packs made for ``rows`` rows."""
     onednn = [(torch.ops.mkldnn._reorder_linear_weight(w, rows), b) for w, b in weights]
     engines = {
-        "onednn-packed": lambda x: run_chain(x, onednn, lambda x, p: torch.ops.mkldnn._linear_pointwise(
-            x, p[0], p[1], "none", [], "")),
-        "torch-linear": lambda x: run_chain(x, weights, lambda x, p: F.linear(x, p[0], p[1])),
+        "onednn-packed": lambda x: run_chain(x, onednn, onednn_product, layers),
+        "torch-linear": lambda x: run_chain(x, weights, lambda x, p, work, r: after(F.linear(x, *p), work, r), layers),
     }
     if torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_linear"):
         mkl = [(torch.ops.mkl._mkl_reorder_linear_weight(w, rows), w, b) for w, b in weights]
-        engines["mkl-packed"] = lambda x: run_chain(x, mkl, lambda x, p: torch.ops.mkl._mkl_linear(
-            x, p[0], p[1], p[2], rows))
+        engines["mkl-packed"] = lambda x: run_chain(x, mkl, lambda x, p, work, r: after(
+            torch.ops.mkl._mkl_linear(x, p[0], p[1], p[2], rows), work, r), layers)
+    lib = cblas()
+    if lib is not None:
+        any_rows = mkl_any_rows(lib, weights)
+        engines["mkl-any-rows"] = lambda x: run_chain(x, weights, any_rows, layers)
     return engines
 
 
-def onnx_chain(weights: Weights, path: str) -> None:
-    """The chain as an ONNX graph of MatMul + Add (weights transposed to (in, out), as exporters write them)."""
+def onnx_chain(weights: Weights, path: str, layers: bool) -> None:
+    """The chain as an ONNX graph of MatMul + Add (+ Gelu, + Add of the residual), weights transposed to
+    (in, out) as exporters write them: ``run_chain`` on tensor names, each product adding its nodes."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    nodes, inits, current = [], [], "x"
-    for i, (w, b) in enumerate(weights):
-        inits += [numpy_helper.from_array(w.t().contiguous().numpy(), f"w{i}"), numpy_helper.from_array(b.numpy(), f"b{i}")]
-        nodes += [helper.make_node("MatMul", [current, f"w{i}"], [f"m{i}"]),
-                  helper.make_node("Add", [f"m{i}", f"b{i}"], [f"y{i}"])]
-        current = f"y{i}"
-        if w.shape[0] == 3 * HIDDEN:
-            inits += [numpy_helper.from_array(np.array(v, dtype=np.int64), f"s{i}_{k}")
-                      for k, v in (("start", [0]), ("end", [HIDDEN]), ("axis", [1]))]
-            nodes.append(helper.make_node("Slice", [current, f"s{i}_start", f"s{i}_end", f"s{i}_axis"], [f"q{i}"]))
-            current = f"q{i}"
+    nodes, inits = [], []
+
+    def node(op: str, inputs: list[str], name: str) -> str:
+        nodes.append(helper.make_node(op, inputs, [name]))
+        return name
+
+    def constant(name: str, value: object) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def product(x: str, i: int, work: str, residual: str | None) -> str:
+        w, b = weights[i]
+        y = node("MatMul", [x, constant(f"w{i}", w.t().contiguous().numpy())], f"m{i}")
+        y = node("Add", [y, constant(f"b{i}", b.numpy())], f"y{i}")
+        if work == "gelu":
+            return node("Gelu", [y], f"g{i}")
+        return node("Add", [y, residual], f"r{i}") if work == "residual" else y
+
+    def take(y: str) -> str:
+        bounds = [constant(f"{y}_{k}", np.array([v], dtype=np.int64)) for k, v in (("start", 0), ("end", HIDDEN), ("axis", 1))]
+        return node("Slice", [y, *bounds], f"{y}_first")
+
+    out = run_chain("x", list(range(len(weights))), product, layers, take)
     graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", HIDDEN])],
-                              [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["rows", HIDDEN])], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["rows", HIDDEN])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), path)
 
 
 def read_bandwidth(nbytes: int, repeats: int = 7) -> float:
@@ -115,8 +212,10 @@ def read_bandwidth(nbytes: int, repeats: int = 7) -> float:
 def main() -> None:
     parser = command_line(__doc__)
     parser.add_argument("--rows", default="8,32,128,1024")
+    parser.add_argument("--work", choices=("products", "layers"), default="products")
     parser.add_argument("--repeats", type=int, default=9)
     args = parse(parser)
+    layers = args.work == "layers"
     cpu = cpu_description()
     print(f"CPU: {cpu['model']}; flags {' '.join(cpu['flags'])}; {args.threads} threads; torch {torch.__version__}")
     weights = chain_weights()
@@ -129,13 +228,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
         path = os.path.join(folder, "chain.onnx")
         try:
-            onnx_chain(weights, path)
+            onnx_chain(weights, path, layers)
             session = ort_session(path, args.threads)
         except ImportError:
             session = None
             print("onnx/onnxruntime are not installed: no onnxruntime column", file=sys.stderr)
         for rows in (int(r) for r in args.rows.split(",")):
-            engines = torch_engines(weights, rows)
+            engines = torch_engines(weights, rows, layers)
             if session is not None:
                 engines["onnxruntime"] = lambda x: torch.from_numpy(session.run(None, {"x": x.numpy()})[0])
             x = torch.randn(rows, HIDDEN, generator=torch.Generator().manual_seed(1))
@@ -155,8 +254,8 @@ def main() -> None:
                   flush=True)
             del engines, outputs
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "gemm.json"), "w") as f:
-        json.dump({"cpu": cpu, "torch": torch.__version__, "weight_bytes": weight_bytes,
+    with open(os.path.join(args.out, "gemm-layers.json" if layers else "gemm.json"), "w") as f:
+        json.dump({"cpu": cpu, "torch": torch.__version__, "work": args.work, "weight_bytes": weight_bytes,
                    "read_bandwidth_gb_per_s": bandwidth / 1e9, "rows": rows_out}, f, indent=2)
     print(readme_table(rows_out))
 
