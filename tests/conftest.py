@@ -24,6 +24,7 @@ def packed_products_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
     from roberta_prelayernorm.torch import kernels
 
     monkeypatch.setattr(kernels, "MIN_FEATURES", 1)
+    monkeypatch.setattr(kernels, "_gemm", None)  # the library this CPU gets, unless a test chooses
 
 
 @pytest.fixture

@@ -76,7 +76,8 @@ def test_module_entry_point_gives_the_pipeline_results(models) -> None:
                            "--json", "--top-k", "3", *texts], capture_output=True, text=True, env=env(), timeout=120)
     assert done.returncode == 0, done.stderr
     want = pipeline("fill-mask", models["mlm"])(texts, top_k=3)  # one mask each: one list per mask in the JSON
-    assert jsonl(done.stdout) == [{"text": t, "predictions": [w]} for t, w in zip(texts, want)]
+    # (the subprocess runs this tiny model's products plain, the test's packed: scores within ATOL)
+    assert_same(jsonl(done.stdout), [{"text": t, "predictions": [w]} for t, w in zip(texts, want)])
     empty = subprocess.run([sys.executable, "-m", "roberta_prelayernorm", "embed", "--model", models["mlm"]],
                            input="\n \n", capture_output=True, text=True, env=env(), timeout=120)
     assert (empty.returncode, empty.stdout) == (1, "")  # a runtime error: the input, not the command line
@@ -95,7 +96,8 @@ def test_script_reads_jsonl_from_stdin_and_reports_bad_lines(models) -> None:
     classify = pipeline("text-classification", models["cls"])
     want = classify(["What a great film!", {"text": "Dull.", "text_pair": "Too long."}], top_k=None)
     got = jsonl(done.stdout)
-    assert [g["labels"] for g in got] == want and got[1]["text_pair"] == "Too long."
+    assert_same([g["labels"] for g in got], want)
+    assert got[1]["text_pair"] == "Too long."
 
     bad = subprocess.run([script, "classify", "-m", models["cls"]], input=stdin + "{not json\n",
                          capture_output=True, text=True, env=env(), timeout=120)

@@ -16,17 +16,90 @@ from roberta_prelayernorm.torch import kernels
 pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(),
                                 reason="this torch build has no oneDNN: the plain products run")
 ATOL = 1e-5
+LIBRARIES = [pytest.param(name, marks=pytest.mark.skipif(name == "mkl" and kernels._mkl() is None,
+                                                         reason="this torch build exports no MKL packed SGEMM"))
+             for name in kernels.GEMM_LIBRARIES]
+
+
+@pytest.fixture(autouse=True, params=LIBRARIES)
+def library(request: pytest.FixtureRequest) -> str:
+    """Every test here runs with fp32 products packed for each GEMM library this torch has."""
+    kernels.set_gemm(request.param)
+    return request.param
 
 
 @pytest.mark.parametrize("act", [None, *kernels.ACTIVATIONS])
-def test_packed_product_equals_the_plain_one(act: str | None) -> None:
+def test_packed_product_equals_the_plain_one(act: str | None, library: str) -> None:
     torch.manual_seed(0)
     module, x = torch.nn.Linear(16, 24), torch.randn(2, 5, 16)
     with torch.no_grad():
         got = kernels.linear(module, x, act=act)
         expected = module(x) if act is None else kernels.ACTIVATIONS[act][2](module(x))
-    assert kernels.pack_of((module,)).weight is not None  # the packed kernel ran
+    pack = kernels.pack_of((module,))
+    assert pack.weight is not None and pack.library == library  # the packed kernel ran
     torch.testing.assert_close(got, expected, atol=ATOL, rtol=0)
+
+
+def test_packed_products_of_odd_shapes() -> None:
+    """One row (MKL's packed product ignores a starting C there), rows in a (batch, length) layout, no
+    rows at all, a strided input and a residual that broadcasts."""
+    torch.manual_seed(0)
+    module = torch.nn.Linear(16, 24)
+    wide = torch.randn(3, 4, 32)
+    with torch.no_grad():
+        for x in (torch.randn(1, 16), torch.randn(1, 1, 16), torch.randn(2, 16), torch.randn(3, 4, 16),
+                  torch.randn(0, 16), wide[..., ::2]):
+            torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)
+            torch.testing.assert_close(kernels.linear(module, x, act="gelu"), F.gelu(module(x)), atol=ATOL, rtol=0)
+            residual = torch.randn(*x.shape[:-1], 24)
+            torch.testing.assert_close(kernels.linear(module, x, residual=residual), residual + module(x),
+                                       atol=ATOL, rtol=0)
+        assert kernels.pack_of((module,)).weight is not None
+        x, residual = torch.randn(3, 4, 16), torch.randn(4, 24)
+        torch.testing.assert_close(kernels.linear(module, x, residual=residual), residual + module(x),
+                                   atol=ATOL, rtol=0)
+
+
+def test_bfloat16_and_autocast_products_pack_for_onednn() -> None:
+    """Whatever the fp32 library, bf16 products (and fp32 ones under autocast) run on oneDNN, whose
+    fused epilogue rounds once; a pack made for the other library is remade, never misread."""
+    torch.manual_seed(0)
+    module, x = torch.nn.Linear(16, 24), torch.randn(5, 16)
+    with torch.no_grad():
+        kernels.linear(module, x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = kernels.linear(module, x)
+            expected = module(x)
+        assert kernels.pack_of((module,)).library == "onednn"
+        torch.testing.assert_close(got.float(), expected.float(), atol=1e-2, rtol=0)  # (bf16 output)
+        torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)
+        narrow = copy.deepcopy(module).to(torch.bfloat16)
+        kernels.linear(narrow, x.to(torch.bfloat16))
+        assert kernels.pack_of((narrow,)).library == "onednn"
+
+
+def test_changing_the_library_repacks() -> None:
+    torch.manual_seed(0)
+    module, x = torch.nn.Linear(16, 24), torch.randn(5, 16)
+    with torch.no_grad():
+        for name in kernels.GEMM_LIBRARIES if kernels._mkl() is not None else ("onednn",):
+            kernels.set_gemm(name)
+            torch.testing.assert_close(kernels.linear(module, x, act="gelu"), F.gelu(module(x)), atol=ATOL, rtol=0)
+            assert kernels.pack_of((module,)).library == name
+
+
+def test_the_gemm_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="unknown GEMM library 'blas'"):
+        kernels.set_gemm("blas")
+    kernels.set_gemm(None)
+    monkeypatch.setattr(kernels, "_intel", lambda: False)
+    assert kernels.gemm_library() == "onednn"  # MKL was measured faster on Intel CPUs only
+    monkeypatch.setattr(kernels, "_intel", lambda: True)
+    assert kernels.gemm_library() == ("onednn" if kernels._mkl() is None else "mkl")
+    monkeypatch.setattr(kernels, "_mkl", lambda: None)  # a torch without MKL (ARM, say)
+    assert kernels.gemm_library() == "onednn"
+    with pytest.raises(ValueError, match="'mkl' is not available"):
+        kernels.set_gemm("mkl")
 
 
 def test_packed_residual_add() -> None:
@@ -35,6 +108,7 @@ def test_packed_residual_add() -> None:
     with torch.no_grad():
         torch.testing.assert_close(kernels.linear(module, x, residual=residual), residual + module(x),
                                    atol=ATOL, rtol=0)
+    assert kernels.pack_of((module,)).weight is not None
 
 
 def test_changed_weights_are_repacked() -> None:
@@ -143,6 +217,7 @@ def test_packs_go_with_their_weights() -> None:
     """Packs are kept beside the weights, not in the modules: a freed model frees its packs."""
     import gc
 
+    gc.collect()  # (packs of models freed by earlier tests)
     before = len(kernels._PACKS)
     single, group = torch.nn.Linear(16, 8), tuple(torch.nn.Linear(16, 8) for _ in range(3))
     with torch.no_grad():
@@ -286,6 +361,7 @@ def _packed_layout(module: torch.nn.Module, rows: int, capfd: pytest.CaptureFixt
 def test_a_first_product_on_one_row_still_packs(capfd: pytest.CaptureFixture) -> None:
     """Told to expect one row, oneDNN keeps the plain layout, which every later product would then run
     on (1.3x-1.4x slower on 2-8 rows): packs are made for at least ``PACK_MIN_ROWS`` rows."""
+    kernels.set_gemm("onednn")
     torch.manual_seed(0)
     one, eight = torch.nn.Linear(64, 64), torch.nn.Linear(64, 64)
     eight.load_state_dict(one.state_dict())

@@ -1,11 +1,13 @@
-"""CPU matrix products with prepacked weights: oneDNN's layout for this CPU, bias and activation (or
-bias and residual) fused into the product; and the LM head's decoder product for training.
+"""CPU matrix products with prepacked weights: MKL's packed SGEMM or oneDNN's layout for this CPU, with
+the bias and activation (or the bias and residual) done in the same call; and the LM head's decoder
+product for training.
 
 ``linear(module, x, act=..., residual=...)`` computes ``act(x @ W.T + b)`` or ``residual + x @ W.T + b``.
 On a CPU whose torch has oneDNN (x86-64, and ARM builds with it), in inference (no autograd) and in
-float32 or bfloat16, the weight is packed once into oneDNN's blocked layout for this CPU and kept beside
-the parameter (one extra copy of each packed weight: the cost is stated in the README); anywhere else
-it is the plain ``module(x)``. The pack is stamped with the weight's storage and version counter, so
+float32 or bfloat16, the weight is packed once for the GEMM library chosen for this CPU
+(:func:`gemm_library`: MKL for fp32 on Intel, oneDNN's blocked layout otherwise) and kept beside the
+parameter (one extra copy of each packed weight: the cost is stated in the README); anywhere else it is
+the plain ``module(x)``. The pack is stamped with the weight's storage and version counter, so
 loading, an optimizer step, ``.to()`` or any in-place change repacks before the next product: a packed
 product never runs stale weights. Under ``torch.compile`` each packed product is one call of the
 custom operator ``packed_linear`` on the same packs (inductor fuses the rest of the graph around it);
@@ -14,6 +16,11 @@ under tracing the plain path runs.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+import platform
+import sys
 from typing import Callable, Iterable
 
 import torch
@@ -26,14 +33,16 @@ from .precision import Int8Linear
 
 Tensor = torch.Tensor
 
-# activation name → (oneDNN post-op, its algorithm, the eager function)
-ACTIVATIONS: dict[str, tuple[str, str, Callable[[Tensor], Tensor]]] = {
-    "gelu": ("gelu", "none", F.gelu),
-    "gelu_new": ("gelu", "tanh", lambda x: F.gelu(x, approximate="tanh")),
-    "gelu_pytorch_tanh": ("gelu", "tanh", lambda x: F.gelu(x, approximate="tanh")),
-    "relu": ("relu", "", F.relu),
-    "silu": ("swish", "", F.silu),
-    "swish": ("swish", "", F.silu),
+# activation name → (oneDNN post-op, its algorithm, the eager function, the same in place)
+ACTIVATIONS: dict[str, tuple[str, str, Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    "gelu": ("gelu", "none", F.gelu, torch.ops.aten.gelu_),
+    "gelu_new": ("gelu", "tanh", lambda x: F.gelu(x, approximate="tanh"),
+                 lambda x: torch.ops.aten.gelu_(x, approximate="tanh")),
+    "gelu_pytorch_tanh": ("gelu", "tanh", lambda x: F.gelu(x, approximate="tanh"),
+                          lambda x: torch.ops.aten.gelu_(x, approximate="tanh")),
+    "relu": ("relu", "", F.relu, torch.relu_),
+    "silu": ("swish", "", F.silu, lambda x: F.silu(x, inplace=True)),
+    "swish": ("swish", "", F.silu, lambda x: F.silu(x, inplace=True)),
 }
 PACKABLE = (torch.float32, torch.bfloat16)
 # The fewest input and output features of an fp32 product that runs packed. Below, oneDNN's cost per
@@ -49,11 +58,112 @@ _ENABLED = torch.backends.mkldnn.is_available()
 _FRESH = tuple(t for t in (nn.Linear, Int8Linear) if t is not None)  # modules whose output is a new tensor
 
 
+# ------------------------------------------------------------------------------ the GEMM library
+# MKL's packed SGEMM, called through its CBLAS interface, which torch's own library exports where torch was
+# built with MKL (x86-64). torch's wrapper (``torch.ops.mkl._mkl_linear``) uses a pack only for the row
+# count it was made for; MKL itself runs one pack on any row count. ``benchmarks/bench_gemm.py --work
+# layers`` (48 products of a base-size encoder with their bias, GELU and residual work, 2-core Xeon):
+# 0.87x-0.96x oneDNN's time on 8 to 256 rows, 0.90x-0.98x on 1024 and 2048.
+_ROW_MAJOR, _NO_TRANS, _TRANS, _PACKED, _B_MATRIX = 101, 111, 112, 151, 162  # CBLAS enumerations
+MKL_PACK_ROWS = 256  # the rows MKL is told to expect: 64 to 512 ran alike on 8 to 2048 rows, 8 and 16 slower
+GEMM_LIBRARIES = ("onednn", "mkl")
+_gemm: str | None = None  # set_gemm's choice; None: gemm_library() chooses
+_TORCH_CPU = {"linux": "libtorch_cpu.so", "darwin": "libtorch_cpu.dylib", "win32": "torch_cpu.dll"}
+
+
+@functools.cache
+def _mkl() -> object | None:
+    """The CBLAS packed-SGEMM functions of torch's MKL (``ctypes``), or None where this torch has none."""
+    if not torch.backends.mkl.is_available():
+        return None
+    try:
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", _TORCH_CPU[sys.platform]))
+        get_size, pack, compute = lib.cblas_sgemm_pack_get_size, lib.cblas_sgemm_pack, lib.cblas_sgemm_compute
+    except (KeyError, OSError, AttributeError):
+        return None
+    integer, pointer = ctypes.c_int, ctypes.c_void_p  # (MKL_INT is 32 bits in the LP64 interface)
+    get_size.restype, get_size.argtypes = ctypes.c_size_t, [integer] * 4
+    pack.restype, pack.argtypes = None, [integer] * 6 + [ctypes.c_float, pointer, integer, pointer]
+    compute.restype = None
+    compute.argtypes = [integer] * 6 + [pointer, integer, pointer, integer, ctypes.c_float, pointer, integer]
+    return lib
+
+
+@functools.cache
+def _intel() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "GenuineIntel" in f.read(4096)
+    except OSError:
+        return "intel" in platform.processor().lower()
+
+
+def gemm_library() -> str:
+    """The library fp32 products are packed for: :func:`set_gemm`'s choice, else MKL on an Intel CPU whose
+    torch exports MKL's packed SGEMM and oneDNN anywhere else (MKL was measured faster on Intel only;
+    bfloat16 products and those under autocast run on oneDNN always)."""
+    if _gemm is not None:
+        return _gemm
+    return "mkl" if _intel() and _mkl() is not None else "onednn"
+
+
+def set_gemm(library: str | None) -> None:
+    """Pack fp32 products for ``library`` (``"onednn"`` or ``"mkl"``), or let :func:`gemm_library`
+    choose (``None``). Packs made for the other library are remade on their next product.
+
+    Raises:
+        ValueError: ``library`` is not one of these, or this torch has no MKL packed SGEMM to call.
+    """
+    global _gemm
+    if library is not None and library not in GEMM_LIBRARIES:
+        raise ValueError(f"unknown GEMM library {library!r}: choose one of {GEMM_LIBRARIES} (or None)")
+    if library == "mkl" and _mkl() is None:
+        raise ValueError("GEMM library 'mkl' is not available: this torch build exports no MKL packed SGEMM "
+                         "(cblas_sgemm_pack); use 'onednn'")
+    _gemm = library
+
+
+def _mkl_pack(weight: Tensor) -> Tensor:
+    """``weight`` (out, in) packed by MKL as the B of ``x @ weight.T``, in a byte buffer. MKL asks for up to
+    2.6x the weight's bytes and writes about the weight's: the pages it never touches are never resident."""
+    lib, (n, k) = _mkl(), weight.shape
+    weight = weight.contiguous()
+    fill = torch.utils.deterministic.fill_uninitialized_memory  # (with deterministic algorithms on, torch
+    torch.utils.deterministic.fill_uninitialized_memory = False  # would write all 2.6x: 946 MB for base size)
+    try:
+        buffer = torch.empty(lib.cblas_sgemm_pack_get_size(_B_MATRIX, MKL_PACK_ROWS, n, k), dtype=torch.uint8)
+    finally:
+        torch.utils.deterministic.fill_uninitialized_memory = fill
+    lib.cblas_sgemm_pack(_ROW_MAJOR, _B_MATRIX, _TRANS, MKL_PACK_ROWS, n, k, 1.0, weight.data_ptr(), k,
+                         buffer.data_ptr())
+    return buffer
+
+
+def _mkl_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
+    """``act(x @ W.T + b)`` or ``residual + x @ W.T + b`` on an MKL pack: the bias (and the residual) are
+    the output's starting values, the product is added to them, the activation runs in place after."""
+    (n, k), x = pack.shape, x.contiguous()
+    start = torch.add(residual, pack.bias) if residual is not None else pack.bias.expand(*x.shape[:-1], n)
+    rows = x.numel() // k
+    # On one row, MKL's packed product with beta = 1 leaves C as it was (torch 2.13's MKL, any shape
+    # tried): there it writes the product alone (beta = 0) and the starting values are added after.
+    out = torch.empty(*x.shape[:-1], n) if rows == 1 else start.contiguous()
+    if rows:
+        _mkl().cblas_sgemm_compute(_ROW_MAJOR, _NO_TRANS, _PACKED, rows, n, k, x.data_ptr(), k,
+                                   pack.weight.data_ptr(), n, 0.0 if rows == 1 else 1.0, out.data_ptr(), n)
+    if rows == 1:
+        out.add_(start)
+    return ACTIVATIONS[act][3](out) if act else out
+
+
+# ------------------------------------------------------------------------------ packs
 class Pack:
-    """The packed weight of one or more modules (their weights side by side), the stamp of the weights it
-    was packed from, and a sample of their values (see :func:`_sample_views`)."""
+    """The packed weight of one or more modules (their weights side by side), the library it is packed for,
+    the stamp of the weights it was packed from, and a sample of their values (see :func:`_sample_views`)."""
 
     def __init__(self) -> None:
+        self.library = "onednn"
+        self.shape: tuple[int, int] = (0, 0)  # (out, in) features of the joined weight
         self.stamp: tuple | None = None
         self.views: list[Tensor] | None = None  # of some of the weights' values (see _sample_views)
         self.saved: list[Tensor] = []  # those values when packed
@@ -152,8 +262,8 @@ def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], 
 
 
 def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None:
-    """The pack of these weights, made or remade when any weight or bias changed since; None where
-    this CPU or build has no packed kernel."""
+    """The pack of these weights for this product's library, made or remade when any weight or bias
+    changed since (or the library did); None where this CPU or build has no packed kernel."""
     packs = _PACKS.get(weights[0])
     if packs is None:
         packs = _PACKS[weights[0]] = {}
@@ -163,13 +273,17 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     if pack.unsupported:
         return None
     stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
-    if pack.stamp != stamp or not _holds(pack, biases):
+    mkl = x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu") and gemm_library() == "mkl"
+    library = "mkl" if mkl else "onednn"
+    if pack.stamp != stamp or pack.library != library or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         try:
-            pack.weight = torch.ops.mkldnn._reorder_linear_weight(weight, max(x.numel() // x.shape[-1], PACK_MIN_ROWS))
+            pack.weight = _mkl_pack(weight) if mkl else torch.ops.mkldnn._reorder_linear_weight(
+                weight, max(x.numel() // x.shape[-1], PACK_MIN_ROWS))
         except RuntimeError:  # this CPU or build has no such kernel: never try again for these weights
             pack.unsupported = True
             return None
+        pack.library, pack.shape = library, tuple(weight.shape)
         pack.bias = biases[0] if len(biases) == 1 else torch.cat([b.detach() for b in biases])
         pack.stamp, pack.views = stamp, _sample_views(weights)
         pack.saved = [v.clone() for v in pack.views or ()]
@@ -177,9 +291,11 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
 
 
 def _packed_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
+    if pack.library == "mkl":
+        return _mkl_product(pack, x, act, residual)
     if residual is not None:
         return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, pack.weight, pack.bias, "add")
-    attr, algorithm, _ = ACTIVATIONS[act] if act else ("none", "", None)
+    attr, algorithm = ACTIVATIONS[act][:2] if act else ("none", "")
     return torch.ops.mkldnn._linear_pointwise(x.contiguous(), pack.weight, pack.bias, attr, [], algorithm)
 
 
@@ -212,8 +328,10 @@ def _product(modules: tuple[nn.Module, ...], x: Tensor, act: str | None = None,
              residual: Tensor | None = None) -> Tensor | None:
     """The packed product of ``modules`` (joined), or None where the plain products must run."""
     operands = _operands(modules, x)
-    if operands is None or (residual is not None and (residual.dtype != x.dtype or not residual.is_contiguous())):
-        return None
+    if operands is None or (residual is not None and (
+            residual.dtype != x.dtype or not residual.is_contiguous()
+            or residual.shape != (*x.shape[:-1], sum(w.shape[0] for w in operands[0])))):
+        return None  # (a residual that broadcasts is added after the plain product)
     if torch.compiler.is_compiling():
         return torch.ops.roberta_prelayernorm.packed_linear(x, *operands, act or "", residual)
     pack = _pack(*operands, x)
@@ -228,8 +346,8 @@ def linear(module: nn.Module, x: Tensor, *, act: str | None = None, residual: Te
     y = module(x)
     # a fresh product that neither autograd nor a hook holds: the activation and the add may write into it
     owned = type(module) in _FRESH and not (torch.is_grad_enabled() and y.requires_grad) and not _hooked((module,))
-    if act == "gelu" and owned:
-        y = torch.ops.aten.gelu_(y)
+    if act is not None and owned:
+        y = ACTIVATIONS[act][3](y)
     elif act is not None:
         y = ACTIVATIONS[act][2](y)
     if residual is None:
