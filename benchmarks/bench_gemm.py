@@ -6,15 +6,15 @@
 A chain of the 48 products of a RoBERTa-base-size encoder (per layer: query/key/value joined 768→2304,
 attention output 768→768, FFN 768→3072 and 3072→768, each with its bias; the next product reads the first
 768 columns of the joined q/k/v, so that one input flows through all of them), run on ``--rows`` rows by:
-- ``onednn-packed``: oneDNN on weights in its blocked layout, what our CPU fast path runs
-  (``torch.ops.mkldnn._linear_pointwise`` on ``_reorder_linear_weight``);
+- ``onednn-packed``: oneDNN on weights in its blocked layout, what our CPU fast path runs in bf16 and on
+  other CPUs (``torch.ops.mkldnn._linear_pointwise`` on ``_reorder_linear_weight``);
 - ``mkl-packed``: MKL's packed SGEMM (``torch.ops.mkl._mkl_linear``), packed for exactly ``rows`` rows:
   torch uses an MKL pack only for inputs of the row count it was made for (any other runs ``F.linear``),
   so a model serving texts of any length cannot use it without a pack per length;
 - ``mkl-any-rows``: the same MKL kernel called through its CBLAS interface (``cblas_sgemm_pack`` and
   ``cblas_sgemm_compute``, exported by torch's own ``libtorch_cpu``; where they are not, no column),
-  packed once for ``MKL_PACK_ROWS`` rows and run on any row count, which MKL allows and torch's wrapper
-  does not: the MKL a model of any text length could use;
+  packed once for ``kernels.MKL_PACK_ROWS`` rows and run on any row count, which MKL allows and torch's
+  wrapper does not: what our fast path runs in fp32 on Intel CPUs (``roberta_prelayernorm.torch.kernels``);
 - ``torch-linear``: torch's default ``F.linear`` on the plain weights (MKL SGEMM);
 - ``onnxruntime``: the same chain as an ONNX graph (MatMul + Add) in ONNX Runtime, whose MLAS kernels
   prepack the weights: what its session runs for the same products.
@@ -93,45 +93,18 @@ def after(y: torch.Tensor, work: str, residual: torch.Tensor | None) -> torch.Te
     return y.add_(residual) if work == "residual" else y
 
 
-MKL_PACK_ROWS = 256  # rows the CBLAS pack is made for (scratch runs: from 64 to 512 alike, 8 and 16 slower from 128 rows)
+def mkl_any_rows(weights: Weights) -> Product:
+    """``product`` on MKL's packed SGEMM through CBLAS, as our fast path runs it (``kernels._mkl_pack`` and
+    ``kernels._mkl_product``: C preloaded with the bias, or the bias and the residual; GELU after)."""
+    from roberta_prelayernorm.torch import kernels
 
-
-def cblas() -> object | None:
-    """torch's MKL CBLAS packed-SGEMM functions (``ctypes``), or None where this torch build has none."""
-    import ctypes
-
-    try:
-        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
-        lib.cblas_sgemm_pack_get_size.restype = ctypes.c_size_t
-    except (OSError, AttributeError):
-        return None
-    integer, pointer = ctypes.c_int, ctypes.c_void_p
-    lib.cblas_sgemm_pack_get_size.argtypes = [integer] * 4
-    lib.cblas_sgemm_pack.argtypes = [integer] * 6 + [ctypes.c_float, pointer, integer, pointer]
-    lib.cblas_sgemm_compute.argtypes = [integer] * 6 + [pointer, integer, pointer, integer, ctypes.c_float,
-                                                        pointer, integer]
-    return lib
-
-
-ROW_MAJOR, NO_TRANS, TRANS, PACKED, B_MATRIX = 101, 111, 112, 151, 162  # CBLAS enumerations
-
-
-def mkl_any_rows(lib: object, weights: Weights) -> Product:
-    """``product`` on MKL's packed SGEMM through CBLAS: ``C = x @ W.T + C`` with C preloaded with the bias (and
-    the residual)."""
     packs = {}
-    for w, _ in weights:
-        n, k = w.shape
-        buffer = torch.empty(lib.cblas_sgemm_pack_get_size(B_MATRIX, MKL_PACK_ROWS, n, k), dtype=torch.uint8)
-        lib.cblas_sgemm_pack(ROW_MAJOR, B_MATRIX, TRANS, MKL_PACK_ROWS, n, k, 1.0, w.data_ptr(), k, buffer.data_ptr())
-        packs[w.data_ptr()] = buffer
+    for w, b in weights:
+        pack = packs[w.data_ptr()] = kernels.Pack()
+        pack.weight, pack.bias, pack.shape = kernels._mkl_pack(w), b, tuple(w.shape)
 
     def product(x: torch.Tensor, p: tuple, work: str, residual: torch.Tensor | None) -> torch.Tensor:
-        (n, k), m = p[0].shape, x.shape[0]
-        c = torch.add(residual, p[1]) if work == "residual" else p[1].expand(m, n).contiguous()
-        lib.cblas_sgemm_compute(ROW_MAJOR, NO_TRANS, PACKED, m, n, k, x.data_ptr(), k, packs[p[0].data_ptr()].data_ptr(),
-                                n, 1.0, c.data_ptr(), n)
-        return torch.ops.aten.gelu_(c) if work == "gelu" else c
+        return kernels._mkl_product(packs[p[0].data_ptr()], x, "gelu" if work == "gelu" else "", residual)
 
     return product
 
@@ -154,9 +127,10 @@ def torch_engines(weights: Weights, rows: int, layers: bool) -> dict[str, Callab
         mkl = [(torch.ops.mkl._mkl_reorder_linear_weight(w, rows), w, b) for w, b in weights]
         engines["mkl-packed"] = lambda x: run_chain(x, mkl, lambda x, p, work, r: after(
             torch.ops.mkl._mkl_linear(x, p[0], p[1], p[2], rows), work, r), layers)
-    lib = cblas()
-    if lib is not None:
-        any_rows = mkl_any_rows(lib, weights)
+    from roberta_prelayernorm.torch import kernels
+
+    if kernels._mkl() is not None:
+        any_rows = mkl_any_rows(weights)
         engines["mkl-any-rows"] = lambda x: run_chain(x, weights, any_rows, layers)
     return engines
 
