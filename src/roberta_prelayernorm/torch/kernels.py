@@ -147,12 +147,12 @@ def _mkl_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Te
     rows = x.numel() // k
     # On one row, MKL's packed product with beta = 1 leaves C as it was (torch 2.13's MKL, any shape
     # tried): there it writes the product alone (beta = 0) and the starting values are added after.
-    out = torch.empty(*x.shape[:-1], n) if rows == 1 else start.contiguous()
+    one_row = rows == 1
+    out = torch.empty(*x.shape[:-1], n) if one_row else start.contiguous()
     if rows:
         _mkl().cblas_sgemm_compute(_ROW_MAJOR, _NO_TRANS, _PACKED, rows, n, k, x.data_ptr(), k,
-                                   pack.weight.data_ptr(), n, 0.0 if rows == 1 else 1.0, out.data_ptr(), n)
-    if rows == 1:
-        out.add_(start)
+                                   pack.weight.data_ptr(), n, 0.0 if one_row else 1.0, out.data_ptr(), n)
+    out = out.add_(start) if one_row else out
     return ACTIVATIONS[act][3](out) if act else out
 
 
@@ -273,12 +273,12 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     if pack.unsupported:
         return None
     stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
-    mkl = x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu") and gemm_library() == "mkl"
-    library = "mkl" if mkl else "onednn"
+    fp32 = x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+    library = gemm_library() if fp32 else "onednn"
     if pack.stamp != stamp or pack.library != library or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         try:
-            pack.weight = _mkl_pack(weight) if mkl else torch.ops.mkldnn._reorder_linear_weight(
+            pack.weight = _mkl_pack(weight) if library == "mkl" else torch.ops.mkldnn._reorder_linear_weight(
                 weight, max(x.numel() // x.shape[-1], PACK_MIN_ROWS))
         except RuntimeError:  # this CPU or build has no such kernel: never try again for these weights
             pack.unsupported = True
