@@ -371,3 +371,110 @@ def test_a_first_product_on_one_row_still_packs(capfd: pytest.CaptureFixture) ->
     x = torch.randn(3, 64)
     with torch.no_grad():
         torch.testing.assert_close(kernels.linear(one, x), one(x), atol=ATOL, rtol=0)
+
+
+# ------------------------------------------------------------------------ the plain layers (inference)
+def _layer_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at every call of a layer module's forward."""
+    from roberta_prelayernorm.torch import modeling
+
+    calls, forward = [], modeling.RobertaPreLayerNormLayer.forward
+    monkeypatch.setattr(modeling.RobertaPreLayerNormLayer, "forward",
+                        lambda self, *a, **k: calls.append(1) or forward(self, *a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("case", ["one text", "padded batch", "read at masks", "decoder", "nothing packed"])
+def test_inference_runs_the_plain_layers_with_the_modules_numbers(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inference without extras runs ``plain_layers`` (no layer module is called, but the last where a
+    head reads few rows), also where no product packs (the size rule, called twice); its outputs equal
+    the layers' modules' (a hook on a LayerNorm sends the same call there) and the plain products'."""
+    if case == "nothing packed":
+        monkeypatch.setattr(kernels, "MIN_FEATURES", 512)
+    torch.manual_seed(0)
+    config = rp.RobertaPreLayerNormConfig(**tiny(is_decoder=case == "decoder"))
+    head = rp.RobertaPreLayerNormForCausalLM if case == "decoder" else rp.RobertaPreLayerNormForMaskedLM
+    model = perturb(head(config)).eval()
+    ids, mask = batch(1, 9) if case == "one text" else batch(3, 9)
+    ids[0, 3] = 7
+    kwargs = {"logits_at": ids == 7} if case == "read at masks" else {"use_cache": False} if case == "decoder" else {}
+    calls = _layer_calls(monkeypatch)
+    with torch.no_grad():
+        plain_layers = model(ids, mask, **kwargs).logits
+        torch.testing.assert_close(model(ids, mask, **kwargs).logits, plain_layers, atol=0, rtol=0)  # as kept
+        assert len(calls) == (2 if case == "read at masks" else 0)
+        calls.clear()
+        handle = model.roberta_prelayernorm.encoder.layer[0].attention.LayerNorm.register_forward_hook(
+            lambda *args: None)
+        modules = model(ids, mask, **kwargs).logits
+        assert len(calls) == config.num_hidden_layers  # the hook sent it through the modules
+        handle.remove()
+        monkeypatch.setattr(kernels, "_ENABLED", False)
+        unpacked = model(ids, mask, **kwargs).logits
+    rows = slice(None) if case == "read at masks" else mask.bool()
+    torch.testing.assert_close(plain_layers[rows], modules[rows], atol=ATOL, rtol=0)
+    torch.testing.assert_close(plain_layers[rows], unpacked[rows], atol=ATOL, rtol=0)
+
+
+def test_the_plain_layers_step_aside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autograd, a submodule in training mode (its dropout must run) and forward hooks take the modules."""
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(
+        **tiny(hidden_dropout_prob=0.5)))).eval()
+    ids, mask = batch(2, 7)
+    calls = _layer_calls(monkeypatch)
+    with torch.no_grad():
+        model(ids, mask)
+    assert not calls
+    model(ids, mask)  # autograd
+    assert len(calls) == 2
+    model.encoder.layer[1].output.train()
+    with torch.no_grad():
+        dropped = model(ids, mask).last_hidden_state
+        model.encoder.layer[1].output.eval()
+        kept = model(ids, mask).last_hidden_state
+    assert len(calls) == 4 and (dropped - kept)[mask.bool()].abs().max() > 1e-2
+    seen = []
+    model.encoder.layer[0].intermediate.LayerNorm.register_forward_hook(lambda m, i, o: seen.append(o))
+    with torch.no_grad():
+        model(ids, mask)
+    assert len(calls) == 6 and len(seen) == 1
+
+
+def test_products_checked_together_follow_every_change() -> None:
+    """``kernels.products`` keeps its products while nothing changes (one comparison), and remakes or
+    repacks them after an in-place change, a write through ``.data`` to one group's bias or to a weight,
+    a replaced module and ``release``."""
+    torch.manual_seed(0)
+    owner = torch.nn.Module()
+    owner.group = torch.nn.ModuleList(torch.nn.Linear(16, 16) for _ in range(3))
+    owner.single = torch.nn.Linear(16, 32)
+    x = torch.randn(5, 16)
+
+    def check() -> list[kernels.Product]:
+        made = kernels.products(owner, [tuple(owner.group), (owner.single,)], x)
+        for y, m in zip(made[0](x), owner.group):
+            torch.testing.assert_close(y, m(x), atol=ATOL, rtol=0)
+        torch.testing.assert_close(made[1](x, act="gelu"), F.gelu(owner.single(x)), atol=ATOL, rtol=0)
+        torch.testing.assert_close(made[1](x, residual=x.repeat(1, 2)), owner.single(x) + x.repeat(1, 2),
+                                   atol=ATOL, rtol=0)
+        assert all(p.pack is not None for p in made)
+        return made
+
+    with torch.no_grad():
+        first = check()
+        assert check() is first  # nothing changed: the same products
+        owner.single.weight.mul_(2.0)
+        assert check() is not first
+        for change in (lambda: owner.group[2].bias.data.add_(1.0), lambda: owner.group[0].weight.data.mul_(-1.0)):
+            kept = check()
+            change()
+            assert check() is not kept
+        owner.single.bias.data.copy_(torch.randn(32))  # a single product reads its bias itself: kept, right
+        check()
+        owner.single = torch.nn.Linear(16, 32)
+        kept = check()
+        assert kept[1].modules[0] is owner.single
+        kernels.release(owner)
+        assert owner not in kernels._PRODUCTS and kernels.pack_of((owner.single,)) is None
+        check()

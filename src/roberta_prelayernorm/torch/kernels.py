@@ -324,14 +324,20 @@ _LIBRARY.impl("packed_linear", packed_linear, "CPU")
 torch.library.register_fake("roberta_prelayernorm::packed_linear", _packed_linear_shape, lib=_LIBRARY)
 
 
+def _fits(residual: Tensor | None, x: Tensor, features: int) -> bool:
+    """Whether a packed product on ``x`` can start from ``residual``: one of the output's shape and dtype,
+    contiguous (a residual that broadcasts, or of another dtype under autocast, is added after the plain
+    product)."""
+    return residual is None or (residual.dtype == x.dtype and residual.is_contiguous()
+                                and residual.shape == (*x.shape[:-1], features))
+
+
 def _product(modules: tuple[nn.Module, ...], x: Tensor, act: str | None = None,
              residual: Tensor | None = None) -> Tensor | None:
     """The packed product of ``modules`` (joined), or None where the plain products must run."""
     operands = _operands(modules, x)
-    if operands is None or (residual is not None and (
-            residual.dtype != x.dtype or not residual.is_contiguous()
-            or residual.shape != (*x.shape[:-1], sum(w.shape[0] for w in operands[0])))):
-        return None  # (a residual that broadcasts is added after the plain product)
+    if operands is None or not _fits(residual, x, sum(w.shape[0] for w in operands[0])):
+        return None
     if torch.compiler.is_compiling():
         return torch.ops.roberta_prelayernorm.packed_linear(x, *operands, act or "", residual)
     pack = _pack(*operands, x)
@@ -391,6 +397,75 @@ def _int8_group(modules: tuple[nn.Module, ...]) -> object | None:
     return group
 
 
+# ------------------------------------------------------------------------------ many products, checked at once
+class Product:
+    """One product of a model's forward, bound to its modules: ``act(x @ W.T + b)``, ``residual + x @ W.T +
+    b``, or for a group (q, k, v) the tuple of the modules' outputs. Runs on ``pack`` where there is one
+    (:func:`products` checked it), else as :func:`linear` / :func:`linears` run the modules."""
+
+    __slots__ = ("modules", "pack")
+
+    def __init__(self, modules: tuple[nn.Module, ...], pack: Pack | None) -> None:
+        self.modules, self.pack = modules, pack
+
+    def __call__(self, x: Tensor, act: str | None = None,
+                 residual: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
+        if len(self.modules) > 1:
+            if self.pack is None:
+                return linears(self.modules, x)
+            y = _packed_product(self.pack, x, "", None)
+            return tuple(y.split([m.out_features for m in self.modules], dim=-1))
+        if self.pack is None or not _fits(residual, x, self.pack.shape[0]):
+            return linear(self.modules[0], x, act=act, residual=residual)
+        return _packed_product(self.pack, x, act or "", residual)
+
+
+class _Products:
+    """What :func:`products` keeps per owner: the products, what they were made for, and the values that
+    tell whether their packs still hold (every pack's sampled runs and every group's biases, as (n, 16)
+    integer views, and those values then, concatenated)."""
+
+    def __init__(self, key: tuple, stamp: tuple, products: list[Product], views: list[Tensor] | None) -> None:
+        self.key, self.stamp, self.products, self.views = key, stamp, products, views
+        self.saved = torch.cat(views) if views else None
+
+
+_PRODUCTS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # owner (an encoder) → {products: _Products}
+
+
+def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -> list[Product]:
+    """The products of ``groups`` (each a module, or modules joined side by side) on inputs like ``x``,
+    for a forward that runs them all: packed where :func:`linear` would pack them, the packs checked
+    together. When no weight was replaced or changed through the tensor API since the last call (their
+    storages and version counters) and every sampled value still holds, the check is one comparison for
+    all of them, against a few per product on :func:`linear`'s path (a base-size forward runs 48).
+
+    For inference (no autograd) on modules without forward hooks; the caller checks both."""
+    modules = [m for group in groups for m in group]
+    key = (gemm_library(), x.dtype, x.device, MIN_FEATURES, torch.is_autocast_enabled("cpu"),
+           tuple(map(id, modules)), tuple(map(len, groups)))
+    stamp = tuple((t.data_ptr(), t._version) for m in modules for t in (getattr(m, "weight", None),
+                                                                       getattr(m, "bias", None))
+                  if isinstance(t, Tensor))
+    kept = _PRODUCTS.setdefault(owner, {}).get(len(groups))
+    if kept is not None and kept.key == key and kept.stamp == stamp and kept.views is not None and (
+            not kept.views or torch.equal(torch.cat(kept.views), kept.saved)):
+        return kept.products
+    made, views = [], []
+    for group in groups:
+        operands = _operands(group, x)
+        pack = _pack(*operands, x) if operands is not None else None
+        made.append(Product(group, pack))
+        if pack is not None:
+            views += pack.views if pack.views is not None else [None]
+            if len(group) > 1:  # a group's bias is a copy: all of each module's bias is compared
+                views += [_bits(b.detach()).view(-1, _RUN) if b.numel() % _RUN == 0 else None for b in operands[1]]
+    if any(v is None or v.dim() != 2 or v.shape[1] != _RUN for v in views):
+        views = None  # values that cannot be compared together: every call checks each product as linear does
+    _PRODUCTS[owner][len(groups)] = _Products(key, stamp, made, views)
+    return made
+
+
 def pack_of(modules: tuple[nn.Module, ...]) -> Pack | None:
     """The pack kept for the joined product of ``modules``, if one was made."""
     return _PACKS.get(modules[0].weight, {}).get(len(modules))
@@ -399,6 +474,7 @@ def pack_of(modules: tuple[nn.Module, ...]) -> Pack | None:
 def release(model: nn.Module) -> None:
     """Drop every packed weight of ``model`` (they are rebuilt on the next product)."""
     for module in model.modules():
+        _PRODUCTS.pop(module, None)
         if isinstance(getattr(module, "weight", None), Tensor):
             _PACKS.pop(module.weight, None)
         module.__dict__.pop("_int8_group", None)

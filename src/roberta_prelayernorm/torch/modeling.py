@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +69,11 @@ ACT2FN: dict[str, Callable[[Tensor], Tensor]] = {
 
 def activation(name: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
     return name if callable(name) else ACT2FN[name]
+
+
+def layer_norm(module: nn.LayerNorm, x: Tensor) -> Tensor:
+    """``module(x)`` without the module call."""
+    return F.layer_norm(x, module.normalized_shape, module.weight, module.bias, module.eps)
 
 
 # ------------------------------------------------------------------------------------------ embeddings
@@ -234,7 +239,11 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
             lengths = layout.lengths or [layout.length] * layout.batch
             return self.sequence_attention((query, key, value), (layout.query_lengths, lengths, lengths),
                                            False, dropout_p)
-        query, key, value = kernels.linears((self.query, self.key, self.value), rows)  # (T, H) or (B, L, H) each
+        return self.attend(kernels.linears((self.query, self.key, self.value), rows), layout, dropout_p)
+
+    def attend(self, qkv: tuple[Tensor, Tensor, Tensor], layout: Packed, dropout_p: float = 0.0) -> Tensor:
+        """Self-attention of packed rows' queries, keys and values ((T, H) or (B, L, H) each) → context."""
+        query, key, value = qkv
         if layout.lengths is not None and not torch.compiler.is_compiling():
             return self.sequence_attention((query, key, value), (layout.lengths,) * 3, layout.causal, dropout_p)
         query, key, value = (self.heads(layout.unpack(t)) for t in (query, key, value))  # (B, heads, L, D)
@@ -255,7 +264,7 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
             q, k, v = (self.heads(t)[None] for t in (q, k, v))  # (1, heads, n, D)
             context = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p)
             contexts.append(context[0].transpose(0, 1).flatten(1))  # (n, H)
-        return torch.cat(contexts)
+        return contexts[0] if len(contexts) == 1 else torch.cat(contexts)
 
     def relative_scores(self, query: Tensor, key: Tensor) -> Tensor:
         """Shaw et al. / Huang et al. relative position terms, added to q·kᵀ before scaling."""
@@ -430,6 +439,14 @@ class RobertaPreLayerNormEncoder(nn.Module):
         last_layout: Packed | None = None,
     ) -> tuple[Tensor, Cache | None, tuple | None, tuple | None, tuple | None]:
         """``last_layout``, when given, is the last layer's (the rows the head reads, see :class:`Packed`)."""
+        if (isinstance(layout, Packed) and encoder_hidden_states is None and past_key_values is None
+                and not (use_cache or output_attentions or output_hidden_states)
+                and all(m is None for m in head_mask) and self.runs_plain()):
+            layers = self.layer[:-1] if last_layout is not None else self.layer
+            hidden_states = self.plain_layers(hidden_states, layout, layers)
+            if last_layout is not None:
+                hidden_states = self.layer[-1](hidden_states, last_layout)[0]
+            return hidden_states, None, None, None, None
         all_hidden = [] if output_hidden_states else None
         all_attn = [] if output_attentions else None
         all_cross = [] if output_attentions and encoder_hidden_states is not None else None
@@ -454,6 +471,36 @@ class RobertaPreLayerNormEncoder(nn.Module):
             all_hidden.append(hidden_states)  # before the final LayerNorm, as in the reference
         as_tuple = lambda xs: tuple(xs) if xs is not None else None  # noqa: E731
         return hidden_states, as_tuple(cache), as_tuple(all_hidden), as_tuple(all_attn), as_tuple(all_cross)
+
+    def runs_plain(self) -> bool:
+        """Whether :meth:`plain_layers` gives what the layers' modules would: inference, nothing in
+        training mode (dropout), no forward hooks (the modules are not called), plain ``nn.LayerNorm``s."""
+        if (torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.jit.is_tracing()
+                or kernels.hooked_within(self)):
+            return False
+        return not any(m.training for m in self.modules()) and all(
+            type(layer.attention.LayerNorm) is nn.LayerNorm and type(layer.intermediate.LayerNorm) is nn.LayerNorm
+            for layer in self.layer)
+
+    def plain_layers(self, x: Tensor, layout: Packed, layers: Iterable[RobertaPreLayerNormLayer]) -> Tensor:
+        """``layers`` on packed rows as plain pre-LN code, with the numbers of their modules' forwards in
+        inference: the products bound once per call and their packs checked together
+        (:func:`kernels.products`), LayerNorms as functions, no module calls: less Python per layer, which
+        a short text feels most (its products are short too). What :meth:`forward` runs when nothing but
+        the final states is asked for."""
+        groups = []
+        for layer in layers:
+            attention = layer.attention.self
+            groups += [(attention.query, attention.key, attention.value), (layer.attention.output.dense,),
+                       (layer.intermediate.dense,), (layer.output.dense,)]
+        products = kernels.products(self, groups, x)
+        for i, layer in enumerate(layers):
+            qkv, attention_out, ffn_in, ffn_out = products[4 * i: 4 * i + 4]
+            attention, ffn = layer.attention, layer.intermediate
+            x = attention_out(attention.self.attend(qkv(layer_norm(attention.LayerNorm, x)), layout), residual=x)
+            h = layer_norm(ffn.LayerNorm, x)
+            x = ffn_out(ffn_in(h, act=ffn.act_name) if ffn.act_name else ffn.act(ffn_in(h)), residual=x)
+        return x
 
     def dense(self, hidden_states: Tensor) -> Tensor:
         """Every layer on (B, L, H) rows of a batch without padding (its packed layout): what
