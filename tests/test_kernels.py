@@ -478,3 +478,32 @@ def test_products_checked_together_follow_every_change() -> None:
         kernels.release(owner)
         assert owner not in kernels._PRODUCTS and kernels.pack_of((owner.single,)) is None
         check()
+
+
+def test_the_plain_layers_follow_replaced_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan of the plain layers is remade when a module is replaced: a new linear layer's weights
+    are used at once, and a LayerNorm that is not a plain ``nn.LayerNorm`` sends the call to the modules."""
+    torch.manual_seed(0)
+    model = perturb(rp.RobertaPreLayerNormModel(rp.RobertaPreLayerNormConfig(**tiny()))).eval()
+    ids, mask = batch(2, 7)
+    calls = _layer_calls(monkeypatch)
+    layer = model.encoder.layer[1]
+    with torch.no_grad():
+        before = model(ids, mask).last_hidden_state
+        dense = layer.output.dense
+        layer.output.dense = perturb(torch.nn.Linear(dense.in_features, dense.out_features)).eval()
+        after = model(ids, mask).last_hidden_state
+        assert not calls and (after - before)[mask.bool()].abs().max() > 1e-2
+        monkeypatch.setattr(kernels, "_ENABLED", False)
+        torch.testing.assert_close(model(ids, mask).last_hidden_state[mask.bool()], after[mask.bool()],
+                                   atol=ATOL, rtol=0)
+
+        class Norm(torch.nn.LayerNorm):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return super().forward(x) * 2.0
+
+        norm = Norm(layer.attention.LayerNorm.normalized_shape).eval()
+        norm.load_state_dict(layer.attention.LayerNorm.state_dict())
+        layer.attention.LayerNorm = norm
+        doubled = model(ids, mask).last_hidden_state
+    assert len(calls) == 2 and (doubled - after)[mask.bool()].abs().max() > 1e-2

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -418,6 +418,30 @@ class RobertaPreLayerNormLayer(nn.Module):
         return hidden_states, self_probs, cross_probs, present
 
 
+@dataclass
+class PlainLayer:
+    """What :meth:`RobertaPreLayerNormEncoder.plain_layers` reads of one layer, read once (each module
+    attribute read costs ``nn.Module.__getattr__``): its attention and FFN modules, LayerNorms and products
+    (q/k/v joined, attention output, FFN in, FFN out)."""
+
+    attention: RobertaPreLayerNormSelfAttention
+    attention_norm: nn.LayerNorm
+    ffn: RobertaPreLayerNormIntermediate
+    ffn_norm: nn.LayerNorm
+    products: list[tuple[nn.Module, ...]]
+
+    @staticmethod
+    def of(layer: RobertaPreLayerNormLayer) -> PlainLayer | None:
+        """None where a LayerNorm is not a plain ``nn.LayerNorm`` (replaced by the user)."""
+        attention, ffn = layer.attention, layer.intermediate
+        if type(attention.LayerNorm) is not nn.LayerNorm or type(ffn.LayerNorm) is not nn.LayerNorm:
+            return None
+        self_attention = attention.self
+        return PlainLayer(self_attention, attention.LayerNorm, ffn, ffn.LayerNorm, [
+            (self_attention.query, self_attention.key, self_attention.value), (attention.output.dense,),
+            (ffn.dense,), (layer.output.dense,)])
+
+
 class RobertaPreLayerNormEncoder(nn.Module):
     def __init__(self, config: RobertaPreLayerNormConfig) -> None:
         super().__init__()
@@ -439,11 +463,12 @@ class RobertaPreLayerNormEncoder(nn.Module):
         last_layout: Packed | None = None,
     ) -> tuple[Tensor, Cache | None, tuple | None, tuple | None, tuple | None]:
         """``last_layout``, when given, is the last layer's (the rows the head reads, see :class:`Packed`)."""
-        if (isinstance(layout, Packed) and encoder_hidden_states is None and past_key_values is None
-                and not (use_cache or output_attentions or output_hidden_states)
-                and all(m is None for m in head_mask) and self.runs_plain()):
-            layers = self.layer[:-1] if last_layout is not None else self.layer
-            hidden_states = self.plain_layers(hidden_states, layout, layers)
+        plan = self.plain_plan() if (
+            isinstance(layout, Packed) and encoder_hidden_states is None and past_key_values is None
+            and not (use_cache or output_attentions or output_hidden_states) and all(m is None for m in head_mask)
+        ) else None
+        if plan is not None:
+            hidden_states = self.plain_layers(hidden_states, layout, plan[:-1] if last_layout is not None else plan)
             if last_layout is not None:
                 hidden_states = self.layer[-1](hidden_states, last_layout)[0]
             return hidden_states, None, None, None, None
@@ -472,33 +497,32 @@ class RobertaPreLayerNormEncoder(nn.Module):
         as_tuple = lambda xs: tuple(xs) if xs is not None else None  # noqa: E731
         return hidden_states, as_tuple(cache), as_tuple(all_hidden), as_tuple(all_attn), as_tuple(all_cross)
 
-    def runs_plain(self) -> bool:
-        """Whether :meth:`plain_layers` gives what the layers' modules would: inference, nothing in
-        training mode (dropout), no forward hooks (the modules are not called), plain ``nn.LayerNorm``s."""
-        if (torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.jit.is_tracing()
-                or kernels.hooked_within(self)):
-            return False
-        return not any(m.training for m in self.modules()) and all(
-            type(layer.attention.LayerNorm) is nn.LayerNorm and type(layer.intermediate.LayerNorm) is nn.LayerNorm
-            for layer in self.layer)
+    def plain_plan(self) -> list[PlainLayer] | None:
+        """What :meth:`plain_layers` reads of each layer, or None where it would not give what the layers'
+        modules give: autograd, a module in training mode (dropout), forward hooks (the modules are not
+        called), LayerNorms that are not ``nn.LayerNorm``. Remade when any module was replaced."""
+        if torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.jit.is_tracing():
+            return None
+        modules = kernels.inference_modules(self)
+        if modules is None:
+            return None
+        ids = tuple(map(id, modules))  # (the plan holds the modules: their ids stay theirs)
+        kept = _PLANS.get(self)
+        if kept is None or kept[0] != ids:
+            kept = _PLANS[self] = (ids, [PlainLayer.of(layer) for layer in self.layer])
+        return None if None in kept[1] else kept[1]
 
-    def plain_layers(self, x: Tensor, layout: Packed, layers: Iterable[RobertaPreLayerNormLayer]) -> Tensor:
-        """``layers`` on packed rows as plain pre-LN code, with the numbers of their modules' forwards in
-        inference: the products bound once per call and their packs checked together
+    def plain_layers(self, x: Tensor, layout: Packed, plan: list[PlainLayer]) -> Tensor:
+        """The layers of ``plan`` on packed rows as plain pre-LN code, with the numbers of their modules'
+        forwards in inference: the products bound once per call and their packs checked together
         (:func:`kernels.products`), LayerNorms as functions, no module calls: less Python per layer, which
         a short text feels most (its products are short too). What :meth:`forward` runs when nothing but
         the final states is asked for."""
-        groups = []
-        for layer in layers:
-            attention = layer.attention.self
-            groups += [(attention.query, attention.key, attention.value), (layer.attention.output.dense,),
-                       (layer.intermediate.dense,), (layer.output.dense,)]
-        products = kernels.products(self, groups, x)
-        for i, layer in enumerate(layers):
+        products = kernels.products(self, [group for layer in plan for group in layer.products], x)
+        for i, layer in enumerate(plan):
             qkv, attention_out, ffn_in, ffn_out = products[4 * i: 4 * i + 4]
-            attention, ffn = layer.attention, layer.intermediate
-            x = attention_out(attention.self.attend(qkv(layer_norm(attention.LayerNorm, x)), layout), residual=x)
-            h = layer_norm(ffn.LayerNorm, x)
+            x = attention_out(layer.attention.attend(qkv(layer_norm(layer.attention_norm, x)), layout), residual=x)
+            h, ffn = layer_norm(layer.ffn_norm, x), layer.ffn
             x = ffn_out(ffn_in(h, act=ffn.act_name) if ffn.act_name else ffn.act(ffn_in(h)), residual=x)
         return x
 
@@ -512,6 +536,7 @@ class RobertaPreLayerNormEncoder(nn.Module):
 
 
 _COMPILED: WeakIdKeyDictionary = WeakIdKeyDictionary()  # encoder → its compiled ``dense``, None once that failed
+_PLANS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # encoder → (ids of its modules, its plain_plan)
 
 
 def compiled_dense(encoder: RobertaPreLayerNormEncoder, hidden_states: Tensor) -> Tensor:
