@@ -226,10 +226,34 @@ def _hooked(modules: Iterable[nn.Module]) -> bool:
                 or any(m._forward_hooks or m._forward_pre_hooks for m in modules))
 
 
+def _within(module: nn.Module, *, training_too: bool) -> tuple[nn.Module, ...] | None:
+    """``module`` and every module within it, or None where any has forward hooks or global ones exist
+    (or, ``training_too``, where any is in training mode). Through the modules' own dicts: a third of
+    what ``module.modules()`` costs, and this runs before a forward."""
+    if _torch_module._global_forward_hooks or _torch_module._global_forward_pre_hooks:
+        return None
+    found, stack = [], [module]
+    while stack:
+        m = stack.pop()
+        if m is None:  # (a child slot set to None)
+            continue
+        if (training_too and m.training) or m._forward_hooks or m._forward_pre_hooks:
+            return None
+        found.append(m)
+        stack.extend(m._modules.values())
+    return tuple(found)
+
+
 def hooked_within(module: nn.Module) -> bool:
     """Whether ``module`` or any module in it has forward hooks, or global ones exist: compiled graphs do
     not see hooks added after compiling (dynamo does not guard on them), so such layers run eagerly."""
-    return _hooked(module.modules())
+    return _within(module, training_too=False) is None
+
+
+def inference_modules(module: nn.Module) -> tuple[nn.Module, ...] | None:
+    """``module`` and every module within it, or None where any is in training mode or has forward hooks,
+    or global forward hooks exist: what a forward that bypasses the module calls checks first."""
+    return _within(module, training_too=True)
 
 
 def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], list[Tensor]] | None:
@@ -429,6 +453,11 @@ class _Products:
         self.key, self.stamp, self.products, self.views = key, stamp, products, views
         self.saved = torch.cat(views) if views else None
 
+    def holds(self) -> bool:
+        """Whether every sampled value is what it was when packed (False where they cannot be compared
+        together: then each product is checked as :func:`linear` checks it)."""
+        return self.views is not None and (not self.views or torch.equal(torch.cat(self.views), self.saved))
+
 
 _PRODUCTS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # owner (an encoder) → {products: _Products}
 
@@ -447,8 +476,7 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
     # (the modules' own dicts: reading ``m.weight`` goes through ``nn.Module.__getattr__``, 2 µs a time)
     stamp = tuple((t.data_ptr(), t._version) for m in modules for t in m._parameters.values() if t is not None)
     kept = _PRODUCTS.setdefault(owner, {}).get(len(groups))
-    if kept is not None and kept.key == key and kept.stamp == stamp and kept.views is not None and (
-            not kept.views or torch.equal(torch.cat(kept.views), kept.saved)):
+    if kept is not None and kept.key == key and kept.stamp == stamp and kept.holds():
         return kept.products
     made, views = [], []
     for group in groups:
@@ -463,24 +491,6 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
         views = None  # values that cannot be compared together: every call checks each product as linear does
     _PRODUCTS[owner][len(groups)] = _Products(key, stamp, made, views)
     return made
-
-
-def inference_modules(module: nn.Module) -> tuple[nn.Module, ...] | None:
-    """``module`` and every module within it, or None where any is in training mode or has forward hooks,
-    or global forward hooks exist: what a forward that bypasses the module calls checks first (through
-    the modules' own dicts: a third of what ``module.modules()`` costs)."""
-    if _torch_module._global_forward_hooks or _torch_module._global_forward_pre_hooks:
-        return None
-    found, stack = [], [module]
-    while stack:
-        m = stack.pop()
-        if m is None:  # (a child slot set to None)
-            continue
-        if m.training or m._forward_hooks or m._forward_pre_hooks:
-            return None
-        found.append(m)
-        stack.extend(m._modules.values())
-    return tuple(found)
 
 
 def pack_of(modules: tuple[nn.Module, ...]) -> Pack | None:
