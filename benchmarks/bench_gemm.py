@@ -1,7 +1,7 @@
 """The encoder's matrix products alone, in every GEMM library at hand: where one short text's time goes.
 
     python benchmarks/bench_gemm.py [--rows 8,32,128,1024] [--work products|layers] [--repeats 9]
-                                    [--threads 2] [--out benchmarks/results]
+                                    [--precision fp32|bf16|int8] [--threads 2] [--out benchmarks/results]
 
 A chain of the 48 products of a RoBERTa-base-size encoder (per layer: query/key/value joined 768→2304,
 attention output 768→768, FFN 768→3072 and 3072→768, each with its bias; the next product reads the first
@@ -19,6 +19,17 @@ attention output 768→768, FFN 768→3072 and 3072→768, each with its bias; t
 - ``onnxruntime``: the same chain as an ONNX graph (MatMul + Add) in ONNX Runtime, whose MLAS kernels
   prepack the weights: what its session runs for the same products.
 
+``--precision bf16`` runs the chain in bfloat16 (weights and activations) instead: ``onednn-packed``
+(what our bf16 fast path runs), ``torch-linear``, and ``mkl-bf16`` (MKL's ``cblas_gemm_bf16bf16f32``,
+bf16 inputs and an fp32 output preloaded with the bias, where torch's library exports it); beside them
+``fp32 mkl-any-rows`` and ``fp32 onnxruntime``, the fastest float products of the other modes, which
+our bf16 is meant to beat where the CPU has native bf16. ``--precision int8`` runs torch's dynamic int8
+products (int8 weights per output channel, each input quantised on the fly, as ``to_precision(model,
+"int8")`` makes them) on each quantised engine at hand (``fbgemm``, ``onednn``), against ONNX Runtime
+on its own dynamic int8 quantisation of the chain's ONNX graph (``onnxruntime-int8``,
+``quantize_dynamic`` with int8 weights, as ``bench_inference.py`` quantises the model), and
+``fp32 mkl-any-rows``.
+
 ``--work layers`` adds the elementwise work the encoder does beside each product: the attention output and
 the FFN's second product add the residual, the FFN's first applies GELU. Each library does it the way it
 can: oneDNN fused into the product (post-ops), ONNX Runtime with its graph fusions, MKL with the bias (and
@@ -28,13 +39,17 @@ this compares the libraries as a model runs them.
 Runs are interleaved as in ``bench_inference.py`` (``common.interleaved_times``), so every library's 340 MB
 of weights is evicted by the others' before it runs: larger than this machine's L3 or not, the weights
 come from memory, as in a served model that shares the machine. Reports per row count each library's
-median ms, GFLOP/s, the weight bytes it read per second and onednn / each other library; and the
-machine's read bandwidth (a sum over 340 MB), the bound for products on a few rows. Writes ``gemm.json``
-(``gemm-layers.json`` for ``--work layers``).
+median ms, GFLOP/s, the weight bytes it read per second, each other library's time over the baseline's
+(``onednn-packed``; in int8 our engine, torch's default) and its largest difference from the fp32 chain
+(``F.linear``); and the machine's read bandwidth (a sum over 340 MB), the bound for products on a few
+rows. Writes ``gemm.json`` (``gemm-layers.json`` for ``--work layers``; ``-bf16`` and ``-int8`` before
+``.json`` for the other precisions).
 """
 
 from __future__ import annotations
 
+import copy
+import ctypes
 import json
 import os
 import statistics
@@ -104,7 +119,8 @@ def mkl_any_rows(weights: Weights) -> Product:
         pack.weight, pack.bias, pack.shape = kernels._mkl_pack(w), b, tuple(w.shape)
 
     def product(x: torch.Tensor, p: tuple, work: str, residual: torch.Tensor | None) -> torch.Tensor:
-        return kernels._mkl_product(packs[p[0].data_ptr()], x, "gelu" if work == "gelu" else "", residual)
+        pack = packs[p[0].data_ptr()]
+        return kernels._mkl_product(pack, x, "gelu" if work == "gelu" else "", residual, pack.bias)
 
     return product
 
@@ -132,6 +148,79 @@ def torch_engines(weights: Weights, rows: int, layers: bool) -> dict[str, Callab
     if kernels._mkl() is not None:
         any_rows = mkl_any_rows(weights)
         engines["mkl-any-rows"] = lambda x: run_chain(x, weights, any_rows, layers)
+    return engines
+
+
+def linear_product(x: torch.Tensor, p: tuple, work: str, residual: torch.Tensor | None) -> torch.Tensor:
+    return after(F.linear(x, *p), work, residual)
+
+
+def mkl_bf16() -> Product | None:
+    """``product`` on MKL's bf16 GEMM (``cblas_gemm_bf16bf16f32``: bf16 inputs, an fp32 output preloaded
+    with the bias, or the bias and the residual; GELU after; the result back in bf16 for the next
+    product), or None where torch's library does not export it."""
+    from roberta_prelayernorm.torch import kernels
+
+    lib = kernels._mkl()
+    gemm = getattr(lib, "cblas_gemm_bf16bf16f32", None) if lib is not None else None
+    if gemm is None:
+        return None
+    integer, pointer = ctypes.c_int, ctypes.c_void_p
+    gemm.restype = None
+    gemm.argtypes = [integer] * 6 + [ctypes.c_float, pointer, integer, pointer, integer, ctypes.c_float, pointer,
+                                     integer]
+
+    def product(x: torch.Tensor, p: tuple, work: str, residual: torch.Tensor | None) -> torch.Tensor:
+        (w, b), rows = p, x.shape[0]
+        (n, k), x = w.shape, x.contiguous()
+        out = (b.float() if residual is None else residual.float() + b.float()).expand(rows, n).contiguous()
+        gemm(kernels._ROW_MAJOR, kernels._NO_TRANS, kernels._TRANS, rows, n, k, 1.0, x.data_ptr(), k, w.data_ptr(),
+             k, 1.0, out.data_ptr(), n)
+        return (torch.ops.aten.gelu_(out) if work == "gelu" else out).bfloat16()
+
+    return product
+
+
+def bf16_engines(weights: Weights, rows: int, layers: bool) -> dict[str, Callable]:
+    """``name → run(x)`` for the bf16 products (``x`` in fp32, converted first, as a bf16 model's
+    embeddings are), oneDNN's packed for ``rows`` rows."""
+    half = [(w.bfloat16(), b.bfloat16()) for w, b in weights]
+    onednn = [(torch.ops.mkldnn._reorder_linear_weight(w, rows), b) for w, b in half]
+    engines = {"onednn-packed": lambda x: run_chain(x.bfloat16(), onednn, onednn_product, layers),
+               "torch-linear": lambda x: run_chain(x.bfloat16(), half, linear_product, layers)}
+    mkl = mkl_bf16()
+    if mkl is not None:
+        engines["mkl-bf16"] = lambda x: run_chain(x.bfloat16(), half, mkl, layers)
+    return engines
+
+
+def int8_engines(weights: Weights, layers: bool) -> dict[str, Callable]:
+    """``name → run(x)`` for torch's dynamic int8 products on each x86 quantised engine at hand, made as
+    ``to_precision(model, "int8")`` makes a model's (the engine that packed them also runs them)."""
+    from roberta_prelayernorm.torch.precision import to_precision
+
+    linears = torch.nn.ModuleList(torch.nn.Linear(w.shape[1], w.shape[0]) for w, _ in weights)
+    with torch.no_grad():
+        for module, (w, b) in zip(linears, weights):
+            module.weight.copy_(w), module.bias.copy_(b)
+    default, engines = torch.backends.quantized.engine, {}
+    for engine in ("x86", "fbgemm", "onednn"):
+        if engine not in torch.backends.quantized.supported_engines:
+            continue
+        torch.backends.quantized.engine = engine
+        try:
+            modules = to_precision(copy.deepcopy(linears), "int8")
+        finally:
+            torch.backends.quantized.engine = default
+
+        def run(x: torch.Tensor, engine: str = engine, modules: torch.nn.ModuleList = modules) -> torch.Tensor:
+            torch.backends.quantized.engine = engine
+            try:
+                return run_chain(x, list(modules), lambda x, m, work, r: after(m(x), work, r), layers)
+            finally:
+                torch.backends.quantized.engine = default
+
+        engines[engine] = run
     return engines
 
 
@@ -183,10 +272,44 @@ def read_bandwidth(nbytes: int, repeats: int = 7) -> float:
     return nbytes / statistics.median(times)
 
 
+def onnx_sessions(weights: Weights, folder: str, layers: bool, precision: str, threads: int) -> dict[str, object]:
+    """ONNX Runtime sessions on the chain: fp32, and for int8 on its dynamic int8 quantisation too."""
+    try:
+        path = os.path.join(folder, "chain.onnx")
+        onnx_chain(weights, path, layers)
+        sessions = {"onnxruntime": ort_session(path, threads)}
+        if precision == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(path, os.path.join(folder, "chain-int8.onnx"), weight_type=QuantType.QInt8)
+            sessions["onnxruntime-int8"] = ort_session(os.path.join(folder, "chain-int8.onnx"), threads)
+        return sessions
+    except ImportError:
+        print("onnx/onnxruntime are not installed: no onnxruntime column", file=sys.stderr)
+        return {}
+
+
+def engines_for(precision: str, weights: Weights, rows: int, layers: bool, sessions: dict) -> dict[str, Callable]:
+    """``name → run(x)`` for ``precision``; in bf16 and int8 with the fastest fp32 products beside them
+    (named ``fp32 …``)."""
+    ort = {name: (lambda x, s=s: torch.from_numpy(s.run(None, {"x": x.numpy()})[0])) for name, s in sessions.items()}
+    if precision == "fp32":
+        return {**torch_engines(weights, rows, layers), **{k: v for k, v in ort.items() if k == "onnxruntime"}}
+    fp32 = {f"fp32 {k}": v for k, v in torch_engines(weights, rows, layers).items() if k == "mkl-any-rows"}
+    if precision == "bf16":
+        return {**bf16_engines(weights, rows, layers), **fp32,
+                **{f"fp32 {k}": v for k, v in ort.items() if k == "onnxruntime"}}
+    return {**int8_engines(weights, layers), **{k: v for k, v in ort.items() if k == "onnxruntime-int8"}, **fp32}
+
+
+BYTES = {"fp32": 4, "bf16": 2, "int8": 1}
+
+
 def main() -> None:
     parser = command_line(__doc__)
     parser.add_argument("--rows", default="8,32,128,1024")
     parser.add_argument("--work", choices=("products", "layers"), default="products")
+    parser.add_argument("--precision", choices=tuple(BYTES), default="fp32")
     parser.add_argument("--repeats", type=int, default=9)
     args = parse(parser)
     layers = args.work == "layers"
@@ -198,39 +321,36 @@ def main() -> None:
     bandwidth = read_bandwidth(weight_bytes)
     print(f"read bandwidth (sum over {weight_bytes / 1e6:.0f} MB): {bandwidth / 1e9:.1f} GB/s, "
           f"so reading the weights once takes {weight_bytes / bandwidth * 1e3:.1f} ms", flush=True)
+    baseline = torch.backends.quantized.engine if args.precision == "int8" else "onednn-packed"
     rows_out = []
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
-        path = os.path.join(folder, "chain.onnx")
-        try:
-            onnx_chain(weights, path, layers)
-            session = ort_session(path, args.threads)
-        except ImportError:
-            session = None
-            print("onnx/onnxruntime are not installed: no onnxruntime column", file=sys.stderr)
+        sessions = onnx_sessions(weights, folder, layers, args.precision, args.threads)
         for rows in (int(r) for r in args.rows.split(",")):
-            engines = torch_engines(weights, rows, layers)
-            if session is not None:
-                engines["onnxruntime"] = lambda x: torch.from_numpy(session.run(None, {"x": x.numpy()})[0])
+            engines = engines_for(args.precision, weights, rows, layers, sessions)
             x = torch.randn(rows, HIDDEN, generator=torch.Generator().manual_seed(1))
-            outputs = {name: run(x) for name, run in engines.items()}
-            diffs = {name: float((out - outputs["onednn-packed"]).abs().max()) for name, out in outputs.items()}
+            exact = run_chain(x, weights, linear_product, layers)
+            diffs = {name: float((run(x).float() - exact).abs().max()) for name, run in engines.items()}
             times = {name: statistics.median(ts) for name, ts in interleaved_times(
                 {name: (lambda run=run: run(x)) for name, run in engines.items()}, args.repeats).items()}
+            nbytes = {k: weight_bytes * (1 if k.startswith("fp32 ") else BYTES[args.precision] / 4) for k in times}
+            base = baseline if baseline in times else next(iter(times))
             row = {"rows": rows,
                    "ms": {k: t * 1e3 for k, t in times.items()},
                    "gflops": {k: rows * flops_per_row / t / 1e9 for k, t in times.items()},
-                   "weight_gb_per_s": {k: weight_bytes / t / 1e9 for k, t in times.items()},
-                   "onednn_over": {k: t / times["onednn-packed"] for k, t in times.items() if k != "onednn-packed"},
-                   "max_abs_diff_vs_onednn": diffs}
+                   "weight_gb_per_s": {k: nbytes[k] / t / 1e9 for k, t in times.items()},
+                   "baseline": base, "over_baseline": {k: t / times[base] for k, t in times.items() if k != base},
+                   "max_abs_diff_vs_fp32": diffs}
             rows_out.append(row)
             print(f"{rows:5d} rows  " + "  ".join(f"{k} {v:6.1f} ms" for k, v in row["ms"].items())
-                  + "  | onednn-packed against: " + "  ".join(f"{k} {v:.2f}x" for k, v in row["onednn_over"].items()),
+                  + f"  | {base} against: " + "  ".join(f"{k} {v:.2f}x" for k, v in row["over_baseline"].items()),
                   flush=True)
-            del engines, outputs
+            del engines
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "gemm-layers.json" if layers else "gemm.json"), "w") as f:
-        json.dump({"cpu": cpu, "torch": torch.__version__, "work": args.work, "weight_bytes": weight_bytes,
-                   "read_bandwidth_gb_per_s": bandwidth / 1e9, "rows": rows_out}, f, indent=2)
+    name = "gemm" + ("-layers" if layers else "") + ("" if args.precision == "fp32" else f"-{args.precision}")
+    with open(os.path.join(args.out, f"{name}.json"), "w") as f:
+        json.dump({"cpu": cpu, "torch": torch.__version__, "work": args.work, "precision": args.precision,
+                   "weight_bytes_fp32": weight_bytes, "read_bandwidth_gb_per_s": bandwidth / 1e9, "rows": rows_out},
+                  f, indent=2)
     print(readme_table(rows_out))
 
 

@@ -25,6 +25,7 @@ def packed_products_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(kernels, "MIN_FEATURES", 1)
     monkeypatch.setattr(kernels, "_gemm", None)  # the library this CPU gets, unless a test chooses
+    monkeypatch.setattr(kernels, "_bf16_compute", None)  # and its bf16 arithmetic
 
 
 @pytest.fixture

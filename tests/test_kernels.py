@@ -60,24 +60,90 @@ def test_packed_products_of_odd_shapes() -> None:
                                    atol=ATOL, rtol=0)
 
 
-def test_bfloat16_and_autocast_products_pack_for_onednn() -> None:
-    """Whatever the fp32 library, bf16 products (and fp32 ones under autocast) run on oneDNN, whose
-    fused epilogue rounds once; a pack made for the other library is remade, never misread."""
+def test_autocast_products_pack_for_onednn() -> None:
+    """Whatever the fp32 library, fp32 products under autocast run on oneDNN's bf16, whose fused epilogue
+    rounds once; a pack made for the other library is remade, never misread."""
     torch.manual_seed(0)
     module, x = torch.nn.Linear(16, 24), torch.randn(5, 16)
     with torch.no_grad():
         kernels.linear(module, x)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            got = kernels.linear(module, x)
-            expected = module(x)
-        assert kernels.pack_of((module,)).library == "onednn"
-        # both outputs are bf16 (8 bits of mantissa): they may differ by one rounding step, 2**-7 for
-        # values in [1, 2) (these are below 1.4 in magnitude); the fp32 product below is held to 1e-5
-        torch.testing.assert_close(got.float(), expected.float(), atol=2 ** -7, rtol=0)
+        for compute in (torch.float32, torch.bfloat16):  # (bf16 models' arithmetic: not autocast's)
+            kernels.set_bf16_compute(compute)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                got = kernels.linear(module, x)
+                expected = module(x)
+            pack = kernels.pack_of((module,))
+            assert pack.library == "onednn" and not pack.widened
+            # both outputs are bf16 (8 bits of mantissa): they may differ by one rounding step, 2**-7 for
+            # values in [1, 2) (these are below 1.4 in magnitude); the fp32 product below is held to 1e-5
+            torch.testing.assert_close(got.float(), expected.float(), atol=2 ** -7, rtol=0)
         torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)
-        narrow = copy.deepcopy(module).to(torch.bfloat16)
-        kernels.linear(narrow, x.to(torch.bfloat16))
-        assert kernels.pack_of((narrow,)).library == "onednn"
+
+
+def test_bfloat16_products_in_either_arithmetic(library: str) -> None:
+    """A bf16 model's products run on oneDNN's bf16 kernel, or (``set_bf16_compute(torch.float32)``, the
+    choice without AMX) as fp32 products on an fp32 pack of the bf16 weights for this CPU's library.
+    Either gives the exact product of the bf16 values rounded to bf16 once (with the bias, GELU or the
+    residual), within the one rounding step that a different order of the fp32 sums may move it."""
+    torch.manual_seed(0)
+    module = torch.nn.Linear(64, 48).to(torch.bfloat16)
+    x, residual = torch.randn(7, 64, dtype=torch.bfloat16), torch.randn(7, 48, dtype=torch.bfloat16)
+    wide = F.linear(x.float(), module.weight.float(), module.bias.float())  # the exact fp32 computation
+    expected = {None: wide, "gelu": F.gelu(wide), "residual": residual.float() + wide}
+    for compute, kernel in ((torch.bfloat16, "onednn"), (torch.float32, library), (torch.bfloat16, "onednn")):
+        kernels.set_bf16_compute(compute)
+        with torch.no_grad():
+            for work, want in expected.items():
+                got = (kernels.linear(module, x, residual=residual) if work == "residual"
+                       else kernels.linear(module, x, act=work))
+                assert got.dtype == torch.bfloat16
+                torch.testing.assert_close(got.float(), want.bfloat16().float(), atol=1e-6, rtol=2 ** -8)
+        pack = kernels.pack_of((module,))  # remade for each arithmetic in turn
+        assert (pack.library, pack.widened) == (kernel, compute == torch.float32)
+        assert pack.weight is not None
+    with pytest.raises(ValueError, match="bf16 products compute in torch.bfloat16 or torch.float32"):
+        kernels.set_bf16_compute(torch.float16)
+
+
+def test_bf16_arithmetic_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    kernels.set_bf16_compute(None)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert kernels.bf16_compute() == torch.bfloat16  # AMX tiles: bf16 at several times fp32's rate
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert kernels.bf16_compute() == torch.float32
+    kernels.set_bf16_compute(torch.bfloat16)
+    assert kernels.bf16_compute() == torch.bfloat16
+
+
+def test_widened_bf16_packs_are_never_stale() -> None:
+    """An fp32 pack of bf16 weights follows in-place changes of the weight and ``.data`` writes to it and
+    to its bias, alone and in a joined group, on the checked-together path as on ``linear``'s."""
+    kernels.set_bf16_compute(torch.float32)
+    torch.manual_seed(0)
+    owner = torch.nn.ModuleList(torch.nn.Linear(32, 16) for _ in range(3)).to(torch.bfloat16)
+    x = torch.randn(5, 32, dtype=torch.bfloat16)
+    groups = [(owner[0],), (owner[1], owner[2])]
+
+    def check() -> None:
+        single, joined = kernels.products(owner, groups, x)
+        for got, module in ((single(x), owner[0]), *zip(joined(x), owner[1:])):
+            want = F.linear(x.float(), module.weight.float(), module.bias.float()).bfloat16()
+            torch.testing.assert_close(got.float(), want.float(), atol=1e-6, rtol=2 ** -8)
+            torch.testing.assert_close(kernels.linear(module, x).float(), want.float(), atol=1e-6, rtol=2 ** -8)
+
+    with torch.no_grad():
+        check()
+        assert kernels.pack_of((owner[0],)).widened and kernels.pack_of((owner[1], owner[2])).widened
+        owner[0].weight.mul_(-2)
+        check()
+        owner[0].bias.data.copy_(torch.randn(16))  # .data: no version counter moves
+        owner[2].bias.data.add_(1)
+        check()
+        owner[1].weight.data.copy_(torch.randn(16, 32))
+        check()
+        kernels.set_bf16_compute(torch.bfloat16)  # the kept products follow the arithmetic too
+        assert not any(p.pack.widened for p in kernels.products(owner, groups, x))
+        check()
 
 
 def test_changing_the_library_repacks() -> None:

@@ -5,7 +5,8 @@ product for training.
 ``linear(module, x, act=..., residual=...)`` computes ``act(x @ W.T + b)`` or ``residual + x @ W.T + b``.
 On a CPU whose torch has oneDNN (x86-64, and ARM builds with it), in inference (no autograd) and in
 float32 or bfloat16, the weight is packed once for the GEMM library chosen for this CPU
-(:func:`gemm_library`: MKL for fp32 on Intel, oneDNN's blocked layout otherwise) and kept beside the
+(:func:`gemm_library`: MKL for fp32 on Intel, oneDNN's blocked layout otherwise; bf16 products in the
+arithmetic of :func:`bf16_compute`: fp32 packs of the bf16 weights without AMX) and kept beside the
 parameter (one extra copy of each packed weight: the cost is stated in the README); anywhere else it is
 the plain ``module(x)``. The pack is stamped with the weight's storage and version counter, so
 loading, an optimizer step, ``.to()`` or any in-place change repacks before the next product: a packed
@@ -100,8 +101,9 @@ def _intel() -> bool:
 
 def gemm_library() -> str:
     """The library fp32 products are packed for: :func:`set_gemm`'s choice, else MKL on an Intel CPU whose
-    torch exports MKL's packed SGEMM and oneDNN anywhere else (MKL was measured faster on Intel only;
-    bfloat16 products and those under autocast run on oneDNN always)."""
+    torch exports MKL's packed SGEMM and oneDNN anywhere else (MKL was measured faster on Intel only).
+    bf16 products computed in fp32 (:func:`bf16_compute`) use it too; those in bf16, and all under
+    autocast, run on oneDNN."""
     if _gemm is not None:
         return _gemm
     return "mkl" if _intel() and _mkl() is not None else "onednn"
@@ -123,6 +125,36 @@ def set_gemm(library: str | None) -> None:
     _gemm = library
 
 
+_bf16_compute: torch.dtype | None = None  # set_bf16_compute's choice; None: bf16_compute() chooses
+
+
+def bf16_compute() -> torch.dtype:
+    """The arithmetic of a bfloat16 model's packed products: :func:`set_bf16_compute`'s choice, else
+    bfloat16 where the CPU has AMX tiles (bf16 at several times fp32's rate) and float32 anywhere else.
+    Without AMX, bf16 dot products (AVX512-BF16) are no faster than fp32 FMA and the kernels built on them
+    are slower beyond a few rows (``benchmarks/bench_gemm.py --precision bf16``), so such products run as
+    fp32 GEMMs on fp32 packs of the bf16 weights (twice a bf16 pack's bytes), the input widened and the
+    output rounded to bf16 once. The numbers are a bf16 kernel's: products of bf16 values are exact in
+    fp32, and both sum in fp32 (only the order of the sums differs). Autocast always runs oneDNN's bf16."""
+    if _bf16_compute is not None:
+        return _bf16_compute
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    return torch.bfloat16 if amx() else torch.float32
+
+
+def set_bf16_compute(dtype: torch.dtype | None) -> None:
+    """Run bf16 models' packed products in ``dtype`` (``torch.bfloat16`` or ``torch.float32``), or let
+    :func:`bf16_compute` choose (``None``). Packs made for the other are remade on their next product.
+
+    Raises:
+        ValueError: ``dtype`` is neither.
+    """
+    global _bf16_compute
+    if dtype not in (None, torch.bfloat16, torch.float32):
+        raise ValueError(f"bf16 products compute in torch.bfloat16 or torch.float32 (or None), not {dtype!r}")
+    _bf16_compute = dtype
+
+
 def _mkl_pack(weight: Tensor) -> Tensor:
     """``weight`` (out, in) packed by MKL as the B of ``x @ weight.T``, in a byte buffer. MKL asks for up to
     2.6x the weight's bytes and writes about the weight's: the pages it never touches are never resident."""
@@ -139,11 +171,11 @@ def _mkl_pack(weight: Tensor) -> Tensor:
     return buffer
 
 
-def _mkl_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
+def _mkl_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None, bias: Tensor) -> Tensor:
     """``act(x @ W.T + b)`` or ``residual + x @ W.T + b`` on an MKL pack: the bias (and the residual) are
     the output's starting values, the product is added to them, the activation runs in place after."""
     (n, k), x = pack.shape, x.contiguous()
-    start = torch.add(residual, pack.bias) if residual is not None else pack.bias.expand(*x.shape[:-1], n)
+    start = torch.add(residual, bias) if residual is not None else bias.expand(*x.shape[:-1], n)
     rows = x.numel() // k
     # On one row, MKL's packed product with beta = 1 leaves C as it was (torch 2.13's MKL, any shape
     # tried): there it writes the product alone (beta = 0) and the starting values are added after.
@@ -169,6 +201,7 @@ class Pack:
         self.saved: list[Tensor] = []  # those values when packed
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None  # the biases of a group, concatenated
+        self.widened = False  # an fp32 pack of bf16 weights (see bf16_compute)
         self.unsupported = False
 
 
@@ -297,17 +330,19 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     if pack.unsupported:
         return None
     stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
-    fp32 = x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
-    library = gemm_library() if fp32 else "onednn"
-    if pack.stamp != stamp or pack.library != library or not _holds(pack, biases):
+    autocast = torch.is_autocast_enabled("cpu")
+    widen = x.dtype == torch.bfloat16 and not autocast and bf16_compute() == torch.float32
+    library = gemm_library() if (x.dtype == torch.float32 and not autocast) or widen else "onednn"
+    if pack.stamp != stamp or pack.library != library or pack.widened != widen or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
+        weight = weight.float() if widen else weight
         try:
             pack.weight = _mkl_pack(weight) if library == "mkl" else torch.ops.mkldnn._reorder_linear_weight(
                 weight, max(x.numel() // x.shape[-1], PACK_MIN_ROWS))
         except RuntimeError:  # this CPU or build has no such kernel: never try again for these weights
             pack.unsupported = True
             return None
-        pack.library, pack.shape = library, tuple(weight.shape)
+        pack.library, pack.shape, pack.widened = library, tuple(weight.shape), widen
         pack.bias = biases[0] if len(biases) == 1 else torch.cat([b.detach() for b in biases])
         pack.stamp, pack.views = stamp, _sample_views(weights)
         pack.saved = [v.clone() for v in pack.views or ()]
@@ -315,12 +350,20 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
 
 
 def _packed_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
+    if pack.widened:  # bf16 values on an fp32 pack: widened in, rounded once out
+        wide = None if residual is None else residual.float()
+        return _fp32_product(pack, x.float(), act, wide, pack.bias.float()).to(x.dtype)
+    return _fp32_product(pack, x, act, residual, pack.bias)
+
+
+def _fp32_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None, bias: Tensor) -> Tensor:
+    """The product on ``pack`` in its library (oneDNN's packs also run bf16, with ``x`` and ``bias``)."""
     if pack.library == "mkl":
-        return _mkl_product(pack, x, act, residual)
+        return _mkl_product(pack, x, act, residual, bias)
     if residual is not None:
-        return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, pack.weight, pack.bias, "add")
+        return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, pack.weight, bias, "add")
     attr, algorithm = ACTIVATIONS[act][:2] if act else ("none", "")
-    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), pack.weight, pack.bias, attr, [], algorithm)
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), pack.weight, bias, attr, [], algorithm)
 
 
 def packed_linear(x: Tensor, weights: list[Tensor], biases: list[Tensor], act: str, residual: Tensor | None) -> Tensor:
@@ -471,7 +514,7 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
 
     For inference (no autograd) on modules without forward hooks; the caller checks both."""
     modules = [m for group in groups for m in group]
-    key = (gemm_library(), x.dtype, x.device, MIN_FEATURES, torch.is_autocast_enabled("cpu"),
+    key = (gemm_library(), bf16_compute(), x.dtype, x.device, MIN_FEATURES, torch.is_autocast_enabled("cpu"),
            tuple(map(id, modules)), tuple(map(len, groups)))
     # (the modules' own dicts: reading ``m.weight`` goes through ``nn.Module.__getattr__``, 2 µs a time)
     stamp = tuple((t.data_ptr(), t._version) for m in modules for t in m._parameters.values() if t is not None)
