@@ -80,6 +80,29 @@ def test_autocast_products_pack_for_onednn() -> None:
         torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)
 
 
+def test_fp32_and_autocast_calls_keep_a_pack_each(library: str) -> None:
+    """A model called in fp32 and under autocast in turn keeps the pack of each (MKL's and oneDNN's where
+    fp32 runs on MKL, one shared where it runs on oneDNN) instead of remaking one every call."""
+    torch.manual_seed(0)
+    module, x = torch.nn.Linear(16, 24), torch.randn(5, 16)
+    with torch.no_grad():
+        for round_ in range(3):
+            torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)
+            fp32 = kernels.pack_of((module,))
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                got, expected = kernels.linear(module, x), module(x)
+            torch.testing.assert_close(got.float(), expected.float(), atol=2 ** -7, rtol=0)
+            mixed = kernels.pack_of((module,))
+            if round_ == 0:
+                first = (fp32, fp32.weight, mixed, mixed.weight)
+                assert (fp32.library, mixed.library) == (library, "onednn")
+                assert (fp32 is mixed) == (library == "onednn")
+            assert all(a is b for a, b in zip((fp32, fp32.weight, mixed, mixed.weight), first))
+        module.weight.mul_(2)  # a change remakes each pack on its next use
+        torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)
+        assert kernels.pack_of((module,)).weight is not first[1]
+
+
 def test_bfloat16_products_in_either_arithmetic(library: str) -> None:
     """A bf16 model's products run on oneDNN's bf16 kernel, or (``set_bf16_compute(torch.float32)``, the
     choice without AMX) as fp32 products on an fp32 pack of the bf16 weights for this CPU's library.

@@ -249,7 +249,8 @@ def _holds(pack: Pack, biases: list[Tensor]) -> bool:
 # first weight of a product → its packs, one per group size. Kept beside the weights, not in the modules:
 # a compiled graph reaches its products by their weights (``packed_linear``), and a copied or pickled
 # model has new weights, so it packs afresh.
-_PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # Tensor → {group size: Pack}
+# Tensor → {(group size, library, widened): Pack} and {group size: the last of these used}
+_PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
 def _hooked(modules: Iterable[nn.Module]) -> bool:
@@ -319,21 +320,24 @@ def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], 
 
 
 def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None:
-    """The pack of these weights for this product's library, made or remade when any weight or bias
-    changed since (or the library did); None where this CPU or build has no packed kernel."""
-    packs = _PACKS.get(weights[0])
-    if packs is None:
-        packs = _PACKS[weights[0]] = {}
-    pack = packs.get(len(weights))
-    if pack is None:
-        pack = packs[len(weights)] = Pack()
-    if pack.unsupported:
-        return None
-    stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
+    """The pack of these weights for this product's library (and arithmetic), made or remade when any
+    weight or bias changed since; None where this CPU or build has no packed kernel. Calls that need
+    different packs (fp32 on MKL and autocast on oneDNN, say) keep one each rather than remake them in
+    turn."""
     autocast = torch.is_autocast_enabled("cpu")
     widen = x.dtype == torch.bfloat16 and not autocast and bf16_compute() == torch.float32
     library = gemm_library() if (x.dtype == torch.float32 and not autocast) or widen else "onednn"
-    if pack.stamp != stamp or pack.library != library or pack.widened != widen or not _holds(pack, biases):
+    packs = _PACKS.get(weights[0])
+    if packs is None:
+        packs = _PACKS[weights[0]] = {}
+    pack = packs.get((len(weights), library, widen))
+    if pack is None:
+        pack = packs[len(weights), library, widen] = Pack()
+    packs[len(weights)] = pack  # (the last one used, for pack_of)
+    if pack.unsupported:
+        return None
+    stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
+    if pack.stamp != stamp or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         weight = weight.float() if widen else weight
         try:
@@ -537,7 +541,7 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
 
 
 def pack_of(modules: tuple[nn.Module, ...]) -> Pack | None:
-    """The pack kept for the joined product of ``modules``, if one was made."""
+    """The pack the joined product of ``modules`` used last, if one was made."""
     return _PACKS.get(modules[0].weight, {}).get(len(modules))
 
 
