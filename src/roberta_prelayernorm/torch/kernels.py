@@ -111,7 +111,8 @@ def gemm_library() -> str:
 
 def set_gemm(library: str | None) -> None:
     """Pack fp32 products for ``library`` (``"onednn"`` or ``"mkl"``), or let :func:`gemm_library`
-    choose (``None``). Packs made for the other library are remade on their next product.
+    choose (``None``). Products are packed for it on their next call; packs made for the other library
+    are kept until :func:`release`.
 
     Raises:
         ValueError: ``library`` is not one of these, or this torch has no MKL packed SGEMM to call.
@@ -246,10 +247,10 @@ def _holds(pack: Pack, biases: list[Tensor]) -> bool:
     return len(biases) == 1 or torch.equal(_bits(torch.cat([b.detach() for b in biases])), _bits(pack.bias))
 
 
-# first weight of a product → its packs, one per group size. Kept beside the weights, not in the modules:
-# a compiled graph reaches its products by their weights (``packed_linear``), and a copied or pickled
-# model has new weights, so it packs afresh.
-# Tensor → {(group size, library, widened): Pack} and {group size: the last of these used}
+# first weight of a product → its packs, one per group size and library. Kept beside the weights, not in
+# the modules: a compiled graph reaches its products by their weights (``packed_linear``), and a copied or
+# pickled model has new weights, so it packs afresh.
+# Tensor → {(group size, library): Pack} and {group size: the last of these used}
 _PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
@@ -321,23 +322,23 @@ def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], 
 
 def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None:
     """The pack of these weights for this product's library (and arithmetic), made or remade when any
-    weight or bias changed since; None where this CPU or build has no packed kernel. Calls that need
-    different packs (fp32 on MKL and autocast on oneDNN, say) keep one each rather than remake them in
-    turn."""
+    weight or bias changed since (or the bf16 arithmetic did); None where this CPU or build has no packed
+    kernel. Calls that need different libraries (fp32 on MKL and autocast on oneDNN, say) keep a pack for
+    each rather than remake them in turn."""
     autocast = torch.is_autocast_enabled("cpu")
     widen = x.dtype == torch.bfloat16 and not autocast and bf16_compute() == torch.float32
     library = gemm_library() if (x.dtype == torch.float32 and not autocast) or widen else "onednn"
     packs = _PACKS.get(weights[0])
     if packs is None:
         packs = _PACKS[weights[0]] = {}
-    pack = packs.get((len(weights), library, widen))
+    pack = packs.get((len(weights), library))
     if pack is None:
-        pack = packs[len(weights), library, widen] = Pack()
+        pack = packs[len(weights), library] = Pack()
     packs[len(weights)] = pack  # (the last one used, for pack_of)
     if pack.unsupported:
         return None
     stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
-    if pack.stamp != stamp or not _holds(pack, biases):
+    if pack.stamp != stamp or pack.widened != widen or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         weight = weight.float() if widen else weight
         try:
@@ -356,11 +357,11 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
 def _packed_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
     if pack.widened:  # bf16 values on an fp32 pack: widened in, rounded once out
         wide = None if residual is None else residual.float()
-        return _fp32_product(pack, x.float(), act, wide, pack.bias.float()).to(x.dtype)
-    return _fp32_product(pack, x, act, residual, pack.bias)
+        return _library_product(pack, x.float(), act, wide, pack.bias.float()).to(x.dtype)
+    return _library_product(pack, x, act, residual, pack.bias)
 
 
-def _fp32_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None, bias: Tensor) -> Tensor:
+def _library_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None, bias: Tensor) -> Tensor:
     """The product on ``pack`` in its library (oneDNN's packs also run bf16, with ``x`` and ``bias``)."""
     if pack.library == "mkl":
         return _mkl_product(pack, x, act, residual, bias)
