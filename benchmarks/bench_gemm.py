@@ -25,10 +25,10 @@ bf16 inputs and an fp32 output preloaded with the bias, where torch's library ex
 ``fp32 mkl-any-rows`` and ``fp32 onnxruntime``, the fastest float products of the other modes, which
 our bf16 is meant to beat where the CPU has native bf16. ``--precision int8`` runs torch's dynamic int8
 products (int8 weights per output channel, each input quantised on the fly, as ``to_precision(model,
-"int8")`` makes them) on each quantised engine at hand (``fbgemm``, ``onednn``), against ONNX Runtime
-on its own dynamic int8 quantisation of the chain's ONNX graph (``onnxruntime-int8``,
-``quantize_dynamic`` with int8 weights, as ``bench_inference.py`` quantises the model), and
-``fp32 mkl-any-rows``.
+"int8")`` makes them) on each quantised engine at hand (``x86``, torch's default, ``fbgemm`` and
+``onednn``), against ONNX Runtime on its own dynamic int8 quantisation of the chain's ONNX graph
+(``onnxruntime-int8``, ``quantize_dynamic`` with int8 weights, as ``bench_inference.py`` quantises the
+model), and ``fp32 mkl-any-rows``.
 
 ``--work layers`` adds the elementwise work the encoder does beside each product: the attention output and
 the FFN's second product add the residual, the FFN's first applies GELU. Each library does it the way it
@@ -291,15 +291,25 @@ def onnx_sessions(weights: Weights, folder: str, layers: bool, precision: str, t
 
 def engines_for(precision: str, weights: Weights, rows: int, layers: bool, sessions: dict) -> dict[str, Callable]:
     """``name → run(x)`` for ``precision``; in bf16 and int8 with the fastest fp32 products beside them
-    (named ``fp32 …``)."""
-    ort = {name: (lambda x, s=s: torch.from_numpy(s.run(None, {"x": x.numpy()})[0])) for name, s in sessions.items()}
+    (named ``fp32 …``: ours on MKL where torch exports it, and ONNX Runtime's in bf16)."""
+    def ort(name: str) -> dict[str, Callable]:
+        session = sessions.get(name)
+        if session is None:
+            return {}
+        return {name: lambda x: torch.from_numpy(session.run(None, {"x": x.numpy()})[0])}
+
     if precision == "fp32":
-        return {**torch_engines(weights, rows, layers), **{k: v for k, v in ort.items() if k == "onnxruntime"}}
-    fp32 = {f"fp32 {k}": v for k, v in torch_engines(weights, rows, layers).items() if k == "mkl-any-rows"}
+        return {**torch_engines(weights, rows, layers), **ort("onnxruntime")}
+    from roberta_prelayernorm.torch import kernels
+
+    fp32 = {}
+    if kernels._mkl() is not None:
+        any_rows = mkl_any_rows(weights)
+        fp32["fp32 mkl-any-rows"] = lambda x: run_chain(x, weights, any_rows, layers)
     if precision == "bf16":
         return {**bf16_engines(weights, rows, layers), **fp32,
-                **{f"fp32 {k}": v for k, v in ort.items() if k == "onnxruntime"}}
-    return {**int8_engines(weights, layers), **{k: v for k, v in ort.items() if k == "onnxruntime-int8"}, **fp32}
+                **{f"fp32 {k}": v for k, v in ort("onnxruntime").items()}}
+    return {**int8_engines(weights, layers), **ort("onnxruntime-int8"), **fp32}
 
 
 BYTES = {"fp32": 4, "bf16": 2, "int8": 1}
