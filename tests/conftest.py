@@ -21,11 +21,12 @@ def packed_products_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny models would run only plain products (``kernels.MIN_FEATURES``); every test runs the packed
     ones where a real model would, so that the fast path is what the parity tests check.
     ``tests/test_kernels.py`` checks the size rule itself."""
-    from roberta_prelayernorm.torch import kernels
+    from roberta_prelayernorm.torch import kernels, precision
 
     monkeypatch.setattr(kernels, "MIN_FEATURES", 1)
     monkeypatch.setattr(kernels, "_gemm", None)  # the library this CPU gets, unless a test chooses
     monkeypatch.setattr(kernels, "_bf16_compute", None)  # and its bf16 arithmetic
+    monkeypatch.setattr(precision, "_int8_engine", None)  # and its int8 engine by rows
 
 
 @pytest.fixture

@@ -156,6 +156,19 @@ def test_quantized_model_cannot_go_back() -> None:
         to_precision(quantized, "fp32")
 
 
+def _independent_int8(linear: nn.Linear, x: torch.Tensor, levels: int) -> torch.Tensor:
+    """``linear(x)`` as dynamic int8 computes it, written out: per-channel symmetric int8 weights, the
+    input per-tensor asymmetric over 0..``levels``, the products summed exactly (float64)."""
+    weight, x = linear.weight.double(), x.double()
+    w_scale = weight.abs().amax(1, keepdim=True) / 127
+    w = (weight / w_scale).round().clamp(-128, 127) * w_scale
+    low, high = min(x.min().item(), 0.0), max(x.max().item(), 0.0)
+    scale = (high - low) / levels
+    zero = round(-low / scale)
+    xq = ((x / scale).round() + zero).clamp(0, levels)
+    return (((xq - zero) * scale) @ w.T + linear.bias.double()).float()
+
+
 def test_int8_inputs_use_all_8_bits_where_the_cpu_accumulates_in_32_bits() -> None:
     """With VNNI the quantised input spans 0..255 (torch's own module takes 0..127 everywhere), checked
     against an independent computation of the product (per-channel symmetric int8 weights, per-tensor
@@ -167,15 +180,7 @@ def test_int8_inputs_use_all_8_bits_where_the_cpu_accumulates_in_32_bits() -> No
     quantized = to_precision(nn.Sequential(copy.deepcopy(linear)), "int8")[0]
     assert isinstance(quantized, precision.Int8Linear) and quantized.reduce_range is False
 
-    def independent(levels: int) -> torch.Tensor:
-        w_scale = linear.weight.abs().amax(1, keepdim=True) / 127
-        w = (linear.weight / w_scale).round().clamp(-128, 127) * w_scale
-        low, high = min(x.min().item(), 0.0), max(x.max().item(), 0.0)
-        scale = (high - low) / levels
-        zero = round(-low / scale)
-        xq = ((x / scale).round() + zero).clamp(0, levels)
-        return ((xq - zero) * scale) @ w.T + linear.bias
-
+    independent = lambda levels: _independent_int8(linear, x, levels)  # noqa: E731
     with torch.no_grad():
         exact, full = linear(x), quantized(x)
         quantized.reduce_range = True
@@ -186,6 +191,44 @@ def test_int8_inputs_use_all_8_bits_where_the_cpu_accumulates_in_32_bits() -> No
     assert gap(full, independent(255)) < 0.5 * gap(full, independent(127))
     assert gap(reduced, independent(127)) < 0.5 * gap(reduced, independent(255))
     assert (full - exact).abs().mean() < 0.75 * (reduced - exact).abs().mean()
+
+
+def test_int8_inputs_of_many_rows_run_on_onednn_packs_with_the_same_arithmetic() -> None:
+    """From ``INT8_ONEDNN_ROWS`` rows a product runs on a oneDNN copy of the int8 weights (faster there,
+    ``precision.py``), made once and remade when the weights are replaced: the same computation as the
+    default engine's, checked against the independent one, and never stale."""
+    if not precision.full_range_int8() or "onednn" not in torch.backends.quantized.supported_engines:
+        pytest.skip("oneDNN int8 packs are used only where int8 inputs take 8 bits (VNNI) and torch has oneDNN")
+    torch.manual_seed(0)
+    linear = nn.Linear(64, 48)
+    quantized = to_precision(nn.Sequential(copy.deepcopy(linear)), "int8")[0]
+    few, many = torch.randn(precision.INT8_ONEDNN_ROWS - 1, 64), torch.randn(precision.INT8_ONEDNN_ROWS, 64)
+    gap = lambda a, b: (a - b).abs().max().item()  # noqa: E731
+    with torch.no_grad():
+        quantized(few)
+        assert "_int8_onednn" not in quantized.__dict__  # few rows: the default engine's packs
+        on_onednn = quantized(many)
+        assert "_int8_onednn" in quantized.__dict__
+        precision.set_int8_engine("x86")
+        on_x86 = quantized(many)
+        precision.set_int8_engine(None)
+        for y in on_onednn, on_x86:  # (the observers round the scales: 0.01 off, against 0.04 for 7 bits)
+            assert gap(y, _independent_int8(linear, many, 255)) < 0.5 * gap(y, _independent_int8(linear, many, 127))
+        assert gap(on_onednn, on_x86) < 0.5 * gap(on_onednn, _independent_int8(linear, many, 127))
+        quantized.set_weight_bias(quantized.weight(), quantized.bias() + 1)  # new packs: the copy is remade
+        torch.testing.assert_close(quantized(many), on_onednn + 1, rtol=0, atol=1e-5)
+
+
+def test_int8_engine_choice() -> None:
+    """``set_int8_engine`` forces either engine where it can run, and names what it cannot take."""
+    with pytest.raises(ValueError, match="unknown int8 engine 'fbgemm'"):
+        precision.set_int8_engine("fbgemm")
+    assert precision.int8_engine(1, reduce_range=True) == "x86"  # 7-bit inputs: the default engine only
+    if "onednn" in torch.backends.quantized.supported_engines:
+        precision.set_int8_engine("onednn")
+        assert precision.int8_engine(1, reduce_range=False) == "onednn"
+        precision.set_int8_engine("x86")
+        assert precision.int8_engine(10**6, reduce_range=False) == "x86"
 
 
 def test_int8_query_key_value_run_as_one_product_with_the_same_numbers() -> None:
@@ -202,6 +245,9 @@ def test_int8_query_key_value_run_as_one_product_with_the_same_numbers() -> None
         assert "_int8_group" in attention.query.__dict__
         for got, module in zip(joined, modules):
             assert torch.equal(got, module(x))
+        many = torch.randn(precision.INT8_ONEDNN_ROWS, attention.query.in_features)  # (oneDNN's packs, if used)
+        for got, module in zip(kernels.linears(modules, many), modules):
+            assert torch.equal(got, module(many))
         weight = attention.key.weight()
         attention.key.set_weight_bias(weight, attention.key.bias() + 1)
         assert torch.equal(kernels.linears(modules, x)[1], attention.key(x))
