@@ -149,11 +149,11 @@ def full_range_int8() -> bool:
 
 # int8 products run on the packs of torch's default quantised engine (x86: fbgemm), or, from
 # INT8_ONEDNN_ROWS rows on where the input uses all 8 bits, on a oneDNN copy of them, made on the first such
-# product (one more copy of the int8 weights: +85 MB at base size). Measured on a 2-core Xeon with VNNI, base
-# size, the whole model, the two interleaved: oneDNN took 1.08x the time on one 32-token text, 1.00x on 64,
-# 0.95x on 128, 0.92x on 256, 0.88x on 2 × 128, 0.77x on 8 × 128, with the same accuracy (mean difference
-# from fp32 0.01357 against 0.01358 at 128 tokens). Without VNNI (7-bit inputs) it was not measured: the
-# default engine stays.
+# product (one more copy of the int8 weights: +85 MB at base size). Measured on a 2-core Xeon with VNNI,
+# base size, the whole model, the two interleaved: oneDNN took 1.08x the time on one 32-token text, 1.00x
+# on 64, 0.95x on 128, 0.92x on 256, 0.88x on 2 × 128, 0.77x-0.90x on 8 × 128 (three runs), with the same
+# accuracy (mean difference from fp32 0.01357 against 0.01358 at 128 tokens). Without VNNI (7-bit inputs)
+# it was not measured: the default engine stays.
 INT8_ONEDNN_ROWS = 128
 INT8_ENGINES = ("x86", "onednn")
 _int8_engine: str | None = None  # set_int8_engine's choice; None: by rows
