@@ -20,6 +20,7 @@ The accuracy cost of each option against fp32 is measured by ``benchmarks/bench_
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from typing import Any, TypeVar
 
@@ -159,6 +160,11 @@ INT8_ENGINES = ("x86", "onednn")
 _int8_engine: str | None = None  # set_int8_engine's choice; None: by rows
 
 
+@functools.cache
+def _has_onednn() -> bool:
+    return "onednn" in torch.backends.quantized.supported_engines  # (a list built on each read: 48 a forward)
+
+
 def set_int8_engine(engine: str | None) -> None:
     """Run int8 products on ``"x86"`` (the default engine's packs), ``"onednn"`` (oneDNN's, where the input
     uses all 8 bits, see :func:`full_range_int8`) or, with None, on oneDNN's from ``INT8_ONEDNN_ROWS`` rows.
@@ -169,7 +175,7 @@ def set_int8_engine(engine: str | None) -> None:
     global _int8_engine
     if engine is not None and engine not in INT8_ENGINES:
         raise ValueError(f"unknown int8 engine {engine!r}; choose one of {', '.join(INT8_ENGINES)} (or None)")
-    if engine == "onednn" and "onednn" not in torch.backends.quantized.supported_engines:
+    if engine == "onednn" and not _has_onednn():
         raise ValueError("int8 engine 'onednn' is not in this torch build "
                          f"(its quantised engines: {', '.join(torch.backends.quantized.supported_engines)})")
     _int8_engine = engine
@@ -177,7 +183,7 @@ def set_int8_engine(engine: str | None) -> None:
 
 def int8_engine(rows: int, reduce_range: bool) -> str:
     """The engine whose packs run an int8 product on ``rows`` rows (see :func:`set_int8_engine`)."""
-    if reduce_range or "onednn" not in torch.backends.quantized.supported_engines:
+    if reduce_range or not _has_onednn():
         return "x86"
     if _int8_engine is not None:
         return _int8_engine
