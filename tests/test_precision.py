@@ -217,6 +217,10 @@ def test_int8_inputs_of_many_rows_run_on_onednn_packs_with_the_same_arithmetic()
         assert gap(on_onednn, on_x86) < 0.5 * gap(on_onednn, _independent_int8(linear, many, 127))
         quantized.set_weight_bias(quantized.weight(), quantized.bias() + 1)  # new packs: the copy is remade
         torch.testing.assert_close(quantized(many), on_onednn + 1, rtol=0, atol=1e-5)
+    from roberta_prelayernorm.torch import kernels
+
+    kernels.release(quantized)  # drops the copy with the other packs
+    assert "_int8_onednn" not in quantized.__dict__
 
 
 def test_int8_engine_choice() -> None:

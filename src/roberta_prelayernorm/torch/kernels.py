@@ -493,16 +493,19 @@ class Product:
     def __init__(self, modules: tuple[nn.Module, ...], pack: Pack | None) -> None:
         self.modules, self.pack = modules, pack
 
-    @property
-    def features(self) -> int:
-        """Output features (of the modules side by side, for a group)."""
-        return sum(m.out_features for m in self.modules)
+    def buffer(self, x: Tensor) -> Tensor | None:
+        """An uninitialised tensor for ``out=`` on inputs like ``x``, or None where the product makes its
+        own output (anything but an fp32 product on an MKL pack)."""
+        pack = self.pack
+        if pack is None or pack.library != "mkl" or pack.widened or x.dtype != torch.float32:
+            return None
+        return x.new_empty(*x.shape[:-1], pack.shape[0])
 
     def __call__(self, x: Tensor, act: str | None = None, residual: Tensor | None = None,
                  out: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
-        """``out``: a tensor the product may write its output into (overwritten; used where it is contiguous,
-        of the output's shape and dtype, and the product runs on an fp32 MKL pack), for a caller that puts
-        one layer's output where the previous layer's was."""
+        """``out``: a tensor the product may write its output into (overwritten; used where it is one of
+        :meth:`buffer`'s for an input of ``x``'s shape), for a caller that puts one layer's output where the
+        previous layer's was."""
         if len(self.modules) > 1:
             if self.pack is None:
                 return linears(self.modules, x)
@@ -573,8 +576,8 @@ def release(model: nn.Module) -> None:
         _PRODUCTS.pop(module, None)
         if isinstance(getattr(module, "weight", None), Tensor):
             _PACKS.pop(module.weight, None)
-        for key in ("_int8_group", "_int8_group_onednn", "_int8_onednn"):
-            module.__dict__.pop(key, None)
+        for key in [k for k in module.__dict__ if k.startswith("_int8_")]:  # (the joined and oneDNN packs)
+            del module.__dict__[key]
 
 
 # ------------------------------------------------------------------------------ the tied decoder

@@ -522,7 +522,7 @@ class RobertaPreLayerNormEncoder(nn.Module):
         # each layer's queries, keys and values, and its FFN's inner states, go where the last layer's were:
         # a new tensor of over 32 MB is new pages from the system every time (2,736 × 3,072 in fp32:
         # 8,209 page faults, 10 ms a layer on a 2-core Xeon)
-        qkv_out, inner = (x.new_empty(*x.shape[:-1], p.features) for p in products[:3:2]) if plan else (None, None)
+        qkv_out, inner = (products[0].buffer(x), products[2].buffer(x)) if plan else (None, None)
         for i, layer in enumerate(plan):
             qkv, attention_out, ffn_in, ffn_out = products[4 * i: 4 * i + 4]
             context = layer.attention.attend(qkv(layer_norm(layer.attention_norm, x), out=qkv_out), layout)
