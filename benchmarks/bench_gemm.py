@@ -20,15 +20,16 @@ attention output 768→768, FFN 768→3072 and 3072→768, each with its bias; t
   prepack the weights: what its session runs for the same products.
 
 ``--precision bf16`` runs the chain in bfloat16 (weights and activations) instead: ``onednn-packed``
-(what our bf16 fast path runs), ``torch-linear``, and ``mkl-bf16`` (MKL's ``cblas_gemm_bf16bf16f32``,
-bf16 inputs and an fp32 output preloaded with the bias, where torch's library exports it); beside them
-``fp32 mkl-any-rows`` and ``fp32 onnxruntime``, the fastest float products of the other modes, which
-our bf16 is meant to beat where the CPU has native bf16. ``--precision int8`` runs torch's dynamic int8
-products (int8 weights per output channel, each input quantised on the fly, as ``to_precision(model,
-"int8")`` makes them) on each quantised engine at hand (``x86``, torch's default, ``fbgemm`` and
-``onednn``), against ONNX Runtime on its own dynamic int8 quantisation of the chain's ONNX graph
-(``onnxruntime-int8``, ``quantize_dynamic`` with int8 weights, as ``bench_inference.py`` quantises the
-model), and ``fp32 mkl-any-rows``.
+(what our bf16 fast path runs where ``kernels.bf16_compute()`` is bf16), ``torch-linear``, and
+``mkl-bf16`` (MKL's ``cblas_gemm_bf16bf16f32``, bf16 inputs and an fp32 output preloaded with the bias,
+where torch's library exports it); beside them our fp32 products (``fp32 mkl-any-rows`` or ``fp32
+onednn-packed``, by ``kernels.gemm_library()``: also what a bf16 model runs on widened packs) and ``fp32
+onnxruntime``, which our bf16 is meant to beat where the CPU has native bf16. ``--precision int8`` runs
+torch's dynamic int8 products (int8 weights per output channel, each input quantised on the fly, as
+``to_precision(model, "int8")`` makes them) on each quantised engine at hand (``x86``, torch's default,
+``fbgemm`` and ``onednn``), against ONNX Runtime on its own dynamic int8 quantisation of the chain's ONNX
+graph (``onnxruntime-int8``, ``quantize_dynamic`` with int8 weights, as ``bench_inference.py`` quantises
+the model), and our fp32 products.
 
 ``--work layers`` adds the elementwise work the encoder does beside each product: the attention output and
 the FFN's second product add the residual, the FFN's first applies GELU. Each library does it the way it
@@ -290,8 +291,9 @@ def onnx_sessions(weights: Weights, folder: str, layers: bool, precision: str, t
 
 
 def engines_for(precision: str, weights: Weights, rows: int, layers: bool, sessions: dict) -> dict[str, Callable]:
-    """``name → run(x)`` for ``precision``; in bf16 and int8 with the fastest fp32 products beside them
-    (named ``fp32 …``: ours on MKL where torch exports it, and ONNX Runtime's in bf16)."""
+    """``name → run(x)`` for ``precision``; in bf16 and int8 with the fp32 products beside them (named
+    ``fp32 …``): ours in the library this CPU's fp32 products use (``kernels.gemm_library()``), and ONNX
+    Runtime's in bf16."""
     def ort(name: str) -> dict[str, Callable]:
         session = sessions.get(name)
         if session is None:
@@ -302,10 +304,12 @@ def engines_for(precision: str, weights: Weights, rows: int, layers: bool, sessi
         return {**torch_engines(weights, rows, layers), **ort("onnxruntime")}
     from roberta_prelayernorm.torch import kernels
 
-    fp32 = {}
-    if kernels._mkl() is not None:
+    if kernels.gemm_library() == "mkl":
         any_rows = mkl_any_rows(weights)
-        fp32["fp32 mkl-any-rows"] = lambda x: run_chain(x, weights, any_rows, layers)
+        fp32 = {"fp32 mkl-any-rows": lambda x: run_chain(x, weights, any_rows, layers)}
+    else:
+        onednn = [(torch.ops.mkldnn._reorder_linear_weight(w, rows), b) for w, b in weights]
+        fp32 = {"fp32 onednn-packed": lambda x: run_chain(x, onednn, onednn_product, layers)}
     if precision == "bf16":
         return {**bf16_engines(weights, rows, layers), **fp32,
                 **{f"fp32 {k}": v for k, v in ort("onnxruntime").items()}}

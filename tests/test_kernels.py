@@ -128,14 +128,35 @@ def test_bfloat16_products_in_either_arithmetic(library: str) -> None:
         kernels.set_bf16_compute(torch.float16)
 
 
-def test_bf16_arithmetic_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("vendor, amx, avx512_bf16, compute", [
+    ("GenuineIntel", True, True, torch.bfloat16),  # AMX tiles: bf16 at several times fp32's rate
+    ("AuthenticAMD", True, True, torch.bfloat16),
+    ("GenuineIntel", False, True, torch.float32),  # AVX512-BF16 alone: slower than fp32 beyond a few rows
+    ("AuthenticAMD", False, True, torch.bfloat16),  # Zen 4: the bf16 kernel at about half fp32's time
+    ("AuthenticAMD", False, False, torch.float32),
+    ("", False, True, torch.float32),
+])
+def test_bf16_arithmetic_follows_the_cpu(monkeypatch: pytest.MonkeyPatch, vendor: str, amx: bool,
+                                         avx512_bf16: bool, compute: torch.dtype) -> None:
     kernels.set_bf16_compute(None)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
-    assert kernels.bf16_compute() == torch.bfloat16  # AMX tiles: bf16 at several times fp32's rate
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    assert kernels.bf16_compute() == torch.float32
+    monkeypatch.setattr(kernels, "_vendor", lambda: vendor)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert kernels.bf16_compute() == compute
     kernels.set_bf16_compute(torch.bfloat16)
     assert kernels.bf16_compute() == torch.bfloat16
+
+
+@pytest.mark.parametrize("description, vendor", [
+    ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n", "AuthenticAMD"),  # /proc/cpuinfo
+    ("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n", "GenuineIntel"),
+    ("AMD64 Family 6 Model 85 Stepping 4, GenuineIntel", "GenuineIntel"),  # platform.processor(), Windows
+    ("AMD64 Family 25 Model 17 Stepping 1, AuthenticAMD", "AuthenticAMD"),
+    ("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n", ""),  # ARM
+    ("arm", ""),  # platform.processor(), macOS
+])
+def test_the_cpu_vendor_is_read_from_its_description(description: str, vendor: str) -> None:
+    assert kernels.vendor_of(description) == vendor
 
 
 def test_widened_bf16_packs_are_never_stale() -> None:
