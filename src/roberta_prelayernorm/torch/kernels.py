@@ -6,8 +6,8 @@ product for training.
 On a CPU whose torch has oneDNN (x86-64, and ARM builds with it), in inference (no autograd) and in
 float32 or bfloat16, the weight is packed once for the GEMM library chosen for this CPU
 (:func:`gemm_library`: MKL for fp32 on Intel, oneDNN's blocked layout otherwise; bf16 products in the
-arithmetic of :func:`bf16_compute`: fp32 packs of the bf16 weights where bf16 kernels are slow) and kept beside the
-parameter (one extra copy of each packed weight: the cost is stated in the README); anywhere else it is
+arithmetic of :func:`bf16_compute`: fp32 packs of the bf16 weights where bf16 kernels are slow) and kept
+beside the parameter (one extra copy of each packed weight: the cost is stated in the README); anywhere else it is
 the plain ``module(x)``. The pack is stamped with the weight's storage and version counter, so
 loading, an optimizer step, ``.to()`` or any in-place change repacks before the next product: a packed
 product never runs stale weights. Under ``torch.compile`` each packed product is one call of the
