@@ -153,8 +153,9 @@ def full_range_int8() -> bool:
 # product (one more copy of the int8 weights: +85 MB at base size). Measured on a 2-core Xeon with VNNI,
 # base size, the whole model, the two interleaved: oneDNN took 1.08x the time on one 32-token text, 1.00x
 # on 64, 0.95x on 128, 0.92x on 256, 0.88x on 2 × 128, 0.77x-0.90x on 8 × 128 (three runs), with the same
-# accuracy (mean difference from fp32 0.01357 against 0.01358 at 128 tokens). Without VNNI (7-bit inputs)
-# it was not measured: the default engine stays.
+# accuracy (mean difference from fp32 0.01357 against 0.01358 at 128 tokens). On a 2-core AMD EPYC (Zen 4)
+# the products alone ran alike on both from 64 to 1,024 rows (oneDNN 0.89x-1.01x; one run 1.10x at 1,024).
+# Without VNNI (7-bit inputs) it was not measured: the default engine stays.
 INT8_ONEDNN_ROWS = 128
 INT8_ENGINES = ("x86", "onednn")
 _int8_engine: str | None = None  # set_int8_engine's choice; None: by rows
