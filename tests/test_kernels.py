@@ -590,6 +590,40 @@ def test_products_checked_together_follow_every_change() -> None:
         check()
 
 
+@pytest.mark.parametrize("arithmetic", ["fp32", "widened bf16", "unpacked"])
+def test_bound_products_give_their_products_numbers(arithmetic: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Product.bound`` (the library's operator with the operands bound, on oneDNN's packs) gives what
+    the plain modules give: a group's joined output, an activation, a residual add; on an MKL pack each
+    product bound to one ``reuse`` list writes where the last one wrote."""
+    if arithmetic == "unpacked":
+        monkeypatch.setattr(kernels, "MIN_FEATURES", 512)
+    dtype = torch.bfloat16 if arithmetic == "widened bf16" else torch.float32
+    kernels.set_bf16_compute(torch.float32)
+    torch.manual_seed(0)
+    owner = torch.nn.ModuleList(perturb(torch.nn.Linear(32, 48)) for _ in range(4)).to(dtype)
+    x, r = torch.randn(2, 5, 32, dtype=dtype), torch.randn(2, 5, 48, dtype=dtype)
+    tol = {"atol": ATOL, "rtol": 0} if dtype == torch.float32 else {"atol": 1e-6, "rtol": 2 ** -8}
+
+    def plain(m: torch.nn.Module, y: torch.Tensor, then=lambda z: z) -> torch.Tensor:  # in fp32, rounded once
+        return then(F.linear(y.float(), m.weight.float(), m.bias.float())).to(dtype)
+
+    with torch.no_grad():
+        group, single, other = kernels.products(owner, [tuple(owner[:3]), (owner[3],), (owner[0],)], x)
+        assert (group.pack is None) == (arithmetic == "unpacked")
+        joined = group.bound()(x)
+        for y, m in zip(joined if isinstance(joined, tuple) else joined.chunk(3, -1), owner[:3]):
+            torch.testing.assert_close(y, plain(m, x), **tol)
+        reuse = [None]
+        first = single.bound("gelu", reuse=reuse)(x)
+        torch.testing.assert_close(first, plain(owner[3], x, F.gelu), **tol)
+        second = other.bound("tanh", reuse=reuse)(x)
+        torch.testing.assert_close(second, plain(owner[0], x, torch.tanh), **tol)
+        mkl = single.pack is not None and single.pack.library == "mkl" and not single.pack.widened
+        assert (second.data_ptr() == first.data_ptr()) == mkl and (reuse[0] is second) == mkl
+        torch.testing.assert_close(single.bound(residual=True)(x, r), plain(owner[3], x, r.float().add), **tol)
+    kernels.set_bf16_compute(None)
+
+
 def test_the_plain_layers_follow_replaced_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     """The plan of the plain layers is remade when a module is replaced: a new linear layer's weights
     are used at once, and a LayerNorm that is not a plain ``nn.LayerNorm`` sends the call to the modules."""

@@ -44,6 +44,7 @@ ACTIVATIONS: dict[str, tuple[str, str, Callable[[Tensor], Tensor], Callable[[Ten
     "relu": ("relu", "", F.relu, torch.relu_),
     "silu": ("swish", "", F.silu, lambda x: F.silu(x, inplace=True)),
     "swish": ("swish", "", F.silu, lambda x: F.silu(x, inplace=True)),
+    "tanh": ("tanh", "", torch.tanh, torch.tanh_),  # (the pooler's and the classifier's)
 }
 PACKABLE = (torch.float32, torch.bfloat16)
 # The fewest input and output features of an fp32 product that runs packed. Below, oneDNN's cost per
@@ -531,6 +532,40 @@ class Product:
         if self.pack is None or not _fits(residual, x, self.pack.shape[0]):
             return linear(self.modules[0], x, act=act, residual=residual)
         return _packed_product(self.pack, x, act or "", residual, out)
+
+
+    def bound(self, act: str | None = None, residual: bool = False,
+              reuse: list[Tensor | None] | None = None) -> Callable[..., Tensor | tuple[Tensor, ...]]:
+        """This product as one callable with its operands bound: ``f(x)`` gives ``act(x @ W.T + b)`` (for a
+        group on a pack, the joined output; else as :meth:`__call__` gives it), with ``residual`` ``f(x, r)``
+        gives ``r + x @ W.T + b``. On a oneDNN pack it is the library's operator itself, so that no Python
+        runs between the caller and the kernel. ``reuse``: a list of one tensor (or None) that an fp32
+        product on an MKL pack writes its output into and leaves there for the next product bound to the
+        same list. For inputs of the pack's dtype (under autocast, as :meth:`__call__` runs it)."""
+        pack = self.pack
+        if pack is None or pack.widened or torch.is_autocast_enabled("cpu"):
+            return functools.partial(_run, self, act)
+        if pack.library == "onednn":
+            if residual:
+                return functools.partial(torch.ops.mkldnn._linear_pointwise.binary._op, W=pack.weight, B=pack.bias,
+                                         attr="add")
+            attr, algorithm = ACTIVATIONS[act][:2] if act else ("none", "")
+            return functools.partial(torch.ops.mkldnn._linear_pointwise.default._op, W=pack.weight, B=pack.bias,
+                                     attr=attr, scalars=[], algorithm=algorithm)
+        return functools.partial(_mkl_run, pack, act or "", None if residual else reuse)
+
+
+def _mkl_run(pack: Pack, act: str, reuse: list[Tensor | None] | None, x: Tensor,
+             residual: Tensor | None = None) -> Tensor:
+    """:func:`_mkl_product` on ``pack``, into ``reuse[0]`` where it fits, leaving its output there."""
+    y = _mkl_product(pack, x, act, residual, pack.bias, None if reuse is None else reuse[0])
+    if reuse is not None:
+        reuse[0] = y
+    return y
+
+
+def _run(product: Product, act: str | None, x: Tensor, residual: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
+    return product(x, act=act, residual=residual)
 
 
 class _Products:
