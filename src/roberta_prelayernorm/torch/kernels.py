@@ -381,19 +381,17 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     return pack
 
 
-def _packed_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None, out: Tensor | None = None) -> Tensor:
+def _packed_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
     if pack.widened:  # bf16 values on an fp32 pack: widened in, rounded once out
         wide = None if residual is None else residual.float()
         return _library_product(pack, x.float(), act, wide, pack.bias.float()).to(x.dtype)
-    return _library_product(pack, x, act, residual, pack.bias, out)
+    return _library_product(pack, x, act, residual, pack.bias)
 
 
-def _library_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None, bias: Tensor,
-                     out: Tensor | None = None) -> Tensor:
-    """The product on ``pack`` in its library (oneDNN's packs also run bf16, with ``x`` and ``bias``); MKL's
-    may write into ``out`` (see :func:`_mkl_product`), oneDNN's always make their output."""
+def _library_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None, bias: Tensor) -> Tensor:
+    """The product on ``pack`` in its library (oneDNN's packs also run bf16, with ``x`` and ``bias``)."""
     if pack.library == "mkl":
-        return _mkl_product(pack, x, act, residual, bias, out)
+        return _mkl_product(pack, x, act, residual, bias)
     if residual is not None:
         return torch.ops.mkldnn._linear_pointwise.binary(x.contiguous(), residual, pack.weight, bias, "add")
     attr, algorithm = ACTIVATIONS[act][:2] if act else ("none", "")
@@ -511,28 +509,16 @@ class Product:
     def __init__(self, modules: tuple[nn.Module, ...], pack: Pack | None) -> None:
         self.modules, self.pack = modules, pack
 
-    def buffer(self, x: Tensor) -> Tensor | None:
-        """An uninitialised tensor for ``out=`` on inputs like ``x``, or None where the product makes its
-        own output (anything but an fp32 product on an MKL pack)."""
-        pack = self.pack
-        if pack is None or pack.library != "mkl" or pack.widened or x.dtype != torch.float32:
-            return None
-        return x.new_empty(*x.shape[:-1], pack.shape[0])
-
-    def __call__(self, x: Tensor, act: str | None = None, residual: Tensor | None = None,
-                 out: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
-        """``out``: a tensor the product may write its output into (overwritten; used where it is one of
-        :meth:`buffer`'s for an input of ``x``'s shape), for a caller that puts one layer's output where the
-        previous layer's was."""
+    def __call__(self, x: Tensor, act: str | None = None, residual: Tensor | None = None
+                 ) -> Tensor | tuple[Tensor, ...]:
         if len(self.modules) > 1:
             if self.pack is None:
                 return linears(self.modules, x)
-            y = _packed_product(self.pack, x, "", None, out)
+            y = _packed_product(self.pack, x, "", None)
             return tuple(y.split([m.out_features for m in self.modules], dim=-1))
         if self.pack is None or not _fits(residual, x, self.pack.shape[0]):
             return linear(self.modules[0], x, act=act, residual=residual)
-        return _packed_product(self.pack, x, act or "", residual, out)
-
+        return _packed_product(self.pack, x, act or "", residual)
 
     def bound(self, act: str | None = None, residual: bool = False,
               reuse: list[Tensor | None] | None = None) -> Callable[..., Tensor | tuple[Tensor, ...]]:

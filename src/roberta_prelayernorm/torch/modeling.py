@@ -248,9 +248,10 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
                                            False, dropout_p)
         return self.attend(kernels.linears((self.query, self.key, self.value), rows), layout, dropout_p)
 
-    def attend(self, qkv: tuple[Tensor, Tensor, Tensor], layout: Packed, dropout_p: float = 0.0) -> Tensor:
-        """Self-attention of packed rows' queries, keys and values ((T, H) or (B, L, H) each) → context."""
-        query, key, value = qkv
+    def attend(self, qkv: Tensor | tuple[Tensor, Tensor, Tensor], layout: Packed, dropout_p: float = 0.0) -> Tensor:
+        """Self-attention of packed rows' queries, keys and values ((T, H) or (B, L, H) each, or joined
+        side by side: (..., 3·H)) → context."""
+        query, key, value = qkv if isinstance(qkv, tuple) else qkv.chunk(3, dim=-1)
         if layout.lengths is not None and not torch.compiler.is_compiling():
             return self.sequence_attention((query, key, value), (layout.lengths,) * 3, layout.causal, dropout_p)
         query, key, value = (self.heads(layout.unpack(t)) for t in (query, key, value))  # (B, heads, L, D)
@@ -259,17 +260,6 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
             is_causal=layout.causal and layout.attn_mask is None,
         )
         return layout.pack(context.transpose(1, 2).flatten(2))
-
-    def attend_rows(self, qkv: Tensor | tuple[Tensor, Tensor, Tensor], layout: Packed) -> Tensor:
-        """:meth:`attend` in inference on the joined product's output (..., 3·H), or on queries, keys and
-        values apart. Without padding the three are views of the (B, L, 3·H) output, each (B, heads, L, D),
-        for one call on the batch."""
-        if isinstance(qkv, tuple):
-            return self.attend(qkv, layout)
-        if layout.lengths is not None:
-            return self.attend(qkv.chunk(3, dim=-1), layout)
-        query, key, value = qkv.view(*qkv.shape[:-1], 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        return F.scaled_dot_product_attention(query, key, value, is_causal=layout.causal).transpose(1, 2).flatten(2)
 
     def sequence_attention(self, qkv: tuple[Tensor, Tensor, Tensor], lengths: tuple[list[int], ...], causal: bool,
                            dropout_p: float) -> Tensor:
@@ -538,7 +528,7 @@ class RobertaPreLayerNormEncoder(nn.Module):
         when nothing but the final states is asked for. A forward streams every weight through the caches
         and evicts the Python and dispatch code with them, so each Python call on the way to an operator
         is paid in memory reads: bound, the layers on one text took 0.96x the time of the same loop
-        through ``Product.__call__`` and ``attend`` (8 and 32 tokens, a 2-core AMD EPYC, the same numbers)."""
+        through ``Product.__call__`` (8 and 32 tokens, a 2-core AMD EPYC, the same numbers)."""
         products = kernels.products(self, [group for layer in plan for group in layer.products], x)
         # each layer's queries, keys and values, and its FFN's inner states, go where the last layer's were
         # (on MKL's packs): a new tensor of over 32 MB is new pages from the system every time (2,736 × 3,072
@@ -550,7 +540,7 @@ class RobertaPreLayerNormEncoder(nn.Module):
             act = layer.ffn.act_name
             ffn = (ffn_in.bound(act, reuse=inner) if act else
                    functools.partial(_then, layer.ffn.act, ffn_in.bound(reuse=inner)))
-            steps.append((bound_norm(layer.attention_norm), qkv.bound(reuse=qkv_out), layer.attention.attend_rows,
+            steps.append((bound_norm(layer.attention_norm), qkv.bound(reuse=qkv_out), layer.attention.attend,
                           attention_out.bound(residual=True), bound_norm(layer.ffn_norm), ffn,
                           ffn_out.bound(residual=True)))
         for attention_norm, qkv, attend, attention_out, ffn_norm, ffn, ffn_out in steps:
