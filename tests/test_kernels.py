@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(),
                                 reason="this torch build has no oneDNN: the plain products run")
 ATOL = 1e-5
 # oneDNN's bf16 kernel, which rounds its fused epilogue once, needs native bf16 arithmetic (AVX512-BF16 or
-# AMX); elsewhere its bf16 packs are refused and bf16 products run plain, so only the widened packs are tested
+# AMX); elsewhere its bf16 packs are refused and bf16 products run plain (``_runs_plain`` checks that)
 BF16_KERNEL = precision._cpu_native("bf16")
 LIBRARIES = [pytest.param(name, marks=pytest.mark.skipif(name == "mkl" and kernels._mkl() is None,
                                                          reason="this torch build exports no MKL packed SGEMM"))
@@ -106,6 +106,14 @@ def test_fp32_and_autocast_calls_keep_a_pack_each(library: str) -> None:
         assert kernels.pack_of((module,)).weight is not first[1]
 
 
+def _runs_plain(module: torch.nn.Linear, x: torch.Tensor, residual: torch.Tensor) -> None:
+    """Where the CPU has no bf16 kernel, asking for bf16 arithmetic runs the plain module: its numbers, no pack."""
+    with torch.no_grad():
+        assert torch.equal(kernels.linear(module, x, act="gelu"), F.gelu(module(x)))
+        assert torch.equal(kernels.linear(module, x, residual=residual), residual + module(x))
+    assert kernels.pack_of((module,)).refused == {False}
+
+
 def test_bfloat16_products_in_either_arithmetic(library: str) -> None:
     """A bf16 model's products run on oneDNN's bf16 kernel, or (``set_bf16_compute(torch.float32)``, the
     choice without AMX) as fp32 products on an fp32 pack of the bf16 weights for this CPU's library.
@@ -116,9 +124,11 @@ def test_bfloat16_products_in_either_arithmetic(library: str) -> None:
     x, residual = torch.randn(7, 64, dtype=torch.bfloat16), torch.randn(7, 48, dtype=torch.bfloat16)
     wide = F.linear(x.float(), module.weight.float(), module.bias.float())  # the exact fp32 computation
     expected = {None: wide, "gelu": F.gelu(wide), "residual": residual.float() + wide}
-    steps = ((torch.bfloat16, "onednn"), (torch.float32, library), (torch.bfloat16, "onednn"))
-    for compute, kernel in steps if BF16_KERNEL else steps[1:2]:
+    for compute, kernel in ((torch.bfloat16, "onednn"), (torch.float32, library), (torch.bfloat16, "onednn")):
         kernels.set_bf16_compute(compute)
+        if compute == torch.bfloat16 and not BF16_KERNEL:
+            _runs_plain(module, x, residual)
+            continue
         with torch.no_grad():
             for work, want in expected.items():
                 got = (kernels.linear(module, x, residual=residual) if work == "residual"
@@ -189,10 +199,13 @@ def test_widened_bf16_packs_are_never_stale() -> None:
         check()
         owner[1].weight.data.copy_(torch.randn(16, 32))
         check()
-        if BF16_KERNEL:  # the kept products follow the arithmetic too
-            kernels.set_bf16_compute(torch.bfloat16)
+        kernels.set_bf16_compute(torch.bfloat16)  # the kept products follow the arithmetic too
+        if BF16_KERNEL:
             assert not any(p.pack.widened for p in kernels.products(owner, groups, x))
             check()
+        else:
+            assert all(p.pack is None for p in kernels.products(owner, groups, x))
+            _runs_plain(owner[0], x, torch.randn(5, 16, dtype=torch.bfloat16))
 
 
 def test_changing_the_library_repacks() -> None:

@@ -230,7 +230,7 @@ class Pack:
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None  # the biases of a group, concatenated
         self.widened = False  # an fp32 pack of bf16 weights (see bf16_compute)
-        self.unsupported = False
+        self.refused: set[bool] = set()  # the arithmetics (widened or not) this CPU or build has no kernel for
 
 
 _CHUNKS, _RUN = 4, 16  # values read of each weight before its packed product: 4 runs of 16, spread out
@@ -362,7 +362,7 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     if pack is None:
         pack = packs[len(weights), library] = Pack()
     packs[len(weights)] = pack  # (the last one used, for pack_of)
-    if pack.unsupported:
+    if widen in pack.refused:
         return None
     stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
     if pack.stamp != stamp or pack.widened != widen or not _holds(pack, biases):
@@ -371,8 +371,8 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
         try:
             pack.weight = _mkl_pack(weight) if library == "mkl" else torch.ops.mkldnn._reorder_linear_weight(
                 weight, max(x.numel() // x.shape[-1], PACK_MIN_ROWS))
-        except RuntimeError:  # this CPU or build has no such kernel: never try again for these weights
-            pack.unsupported = True
+        except RuntimeError:  # this CPU or build has no such kernel: never try it again for these weights
+            pack.refused.add(widen)
             return None
         pack.library, pack.shape, pack.widened = library, tuple(weight.shape), widen
         pack.bias = biases[0] if len(biases) == 1 else torch.cat([b.detach() for b in biases])
