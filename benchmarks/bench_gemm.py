@@ -16,6 +16,8 @@ attention output 768→768, FFN 768→3072 and 3072→768, each with its bias; t
   packed once for ``kernels.MKL_PACK_ROWS`` rows and run on any row count, which MKL allows and torch's
   wrapper does not: what our fast path runs in fp32 on Intel CPUs (``roberta_prelayernorm.torch.kernels``);
 - ``torch-linear``: torch's default ``F.linear`` on the plain weights (MKL SGEMM);
+- ``torch-mm-wx``: the same product transposed, ``Y.T = W @ X.T`` (``torch.addmm`` with the bias as a
+  column), the chain carried in that layout: whether MKL's kernel does better with the weight as A;
 - ``onnxruntime``: the same chain as an ONNX graph (MatMul + Add) in ONNX Runtime, whose MLAS kernels
   prepack the weights: what its session runs for the same products.
 
@@ -35,7 +37,8 @@ the model), and our fp32 products.
 the FFN's second product add the residual, the FFN's first applies GELU. Each library does it the way it
 can: oneDNN fused into the product (post-ops), ONNX Runtime with its graph fusions, MKL with the bias (and
 the residual) preloaded into the output (``beta = 1``) and GELU after, ``F.linear`` after the product. Only
-this compares the libraries as a model runs them.
+this compares the libraries as a model runs them. It adds ``onednn-after``: oneDNN's packs with the work
+after the product, in place, as our fp32 products run where ``kernels.fused_epilogues()`` is False.
 
 Runs are interleaved as in ``bench_inference.py`` (``common.interleaved_times``), so every library's 340 MB
 of weights is evicted by the others' before it runs: larger than this machine's L3 or not, the weights
@@ -140,6 +143,12 @@ def torch_engines(weights: Weights, rows: int, layers: bool) -> dict[str, Callab
         "onednn-packed": lambda x: run_chain(x, onednn, onednn_product, layers),
         "torch-linear": lambda x: run_chain(x, weights, lambda x, p, work, r: after(F.linear(x, *p), work, r), layers),
     }
+    if layers:  # (the same products as onednn-packed without layer work)
+        engines["onednn-after"] = lambda x: run_chain(x, onednn, lambda x, p, work, r: after(
+            torch.ops.mkldnn._linear_pointwise(x, p[0], p[1], "none", [], ""), work, r), layers)
+    cols = [(w, b[:, None].contiguous()) for w, b in weights]
+    engines["torch-mm-wx"] = lambda x: run_chain(x, cols, lambda x, p, work, r: after(
+        torch.addmm(p[1], p[0], x.t()).t(), work, r), layers)
     if torch.backends.mkl.is_available() and hasattr(torch.ops.mkl, "_mkl_linear"):
         mkl = [(torch.ops.mkl._mkl_reorder_linear_weight(w, rows), w, b) for w, b in weights]
         engines["mkl-packed"] = lambda x: run_chain(x, mkl, lambda x, p, work, r: after(

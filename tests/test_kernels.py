@@ -31,6 +31,15 @@ def library(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(autouse=True, params=[True, False], ids=["fused", "unfused"])
+def epilogue(request: pytest.FixtureRequest):
+    """... and with oneDNN's fp32 activation and residual add fused into the product and after it (each
+    CPU takes one of them by default: ``kernels.fused_epilogues``)."""
+    kernels.set_fused_epilogues(request.param)
+    yield request.param
+    kernels.set_fused_epilogues(None)
+
+
 @pytest.mark.parametrize("act", [None, *kernels.ACTIVATIONS])
 def test_packed_product_equals_the_plain_one(act: str | None, library: str) -> None:
     torch.manual_seed(0)
@@ -230,6 +239,20 @@ def test_the_gemm_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kernels.gemm_library() == "onednn"
     with pytest.raises(ValueError, match="'mkl' is not available"):
         kernels.set_gemm("mkl")
+
+
+@pytest.mark.parametrize("capability, fused", [("AVX2", False), ("AVX512", True), ("DEFAULT", True),
+                                               ("SVE256", True)])
+def test_the_epilogue_choice(monkeypatch: pytest.MonkeyPatch, capability: str, fused: bool) -> None:
+    """oneDNN's post-ops were measured slower than torch's elementwise kernels after the product on an AVX2
+    CPU only: only there do they run after it by default."""
+    kernels.set_fused_epilogues(None)
+    monkeypatch.setattr(kernels, "_cpu_capability", lambda: capability)
+    assert kernels.fused_epilogues() is fused
+    kernels.set_fused_epilogues(not fused)
+    assert kernels.fused_epilogues() is not fused
+    with pytest.raises(ValueError, match="fused epilogues are True, False or None, not 'yes'"):
+        kernels.set_fused_epilogues("yes")
 
 
 def test_packed_residual_add() -> None:
