@@ -25,10 +25,12 @@ LIBRARIES = [pytest.param(name, marks=pytest.mark.skipif(name == "mkl" and kerne
 
 
 @pytest.fixture(autouse=True, params=LIBRARIES)
-def library(request: pytest.FixtureRequest) -> str:
-    """Every test here runs with fp32 products packed for each GEMM library this torch has."""
+def library(request: pytest.FixtureRequest):
+    """Every test here runs with fp32 products packed for each GEMM library this torch has (and the tests
+    after them with the CPU's own choice)."""
     kernels.set_gemm(request.param)
-    return request.param
+    yield request.param
+    kernels.set_gemm(None)
 
 
 @pytest.fixture(autouse=True, params=[True, False], ids=["fused", "unfused"])
