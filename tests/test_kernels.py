@@ -27,10 +27,11 @@ LIBRARIES = [pytest.param(name, marks=pytest.mark.skipif(name == "mkl" and kerne
 @pytest.fixture(autouse=True, params=LIBRARIES)
 def library(request: pytest.FixtureRequest):
     """Every test here runs with fp32 products packed for each GEMM library this torch has (and the tests
-    after them with the CPU's own choice)."""
+    after them with the CPU's own choice, and its own bf16 arithmetic)."""
     kernels.set_gemm(request.param)
     yield request.param
     kernels.set_gemm(None)
+    kernels.set_bf16_compute(None)
 
 
 @pytest.fixture(autouse=True, params=[True, False], ids=["fused", "unfused"])
@@ -74,29 +75,53 @@ def test_packed_products_of_odd_shapes() -> None:
                                    atol=ATOL, rtol=0)
 
 
-def test_autocast_products_pack_for_onednn() -> None:
-    """Whatever the fp32 library, fp32 products under autocast run on oneDNN's bf16, whose fused epilogue
-    rounds once; a pack made for the other library is remade, never misread."""
+@pytest.mark.parametrize("compute", [torch.float32, torch.bfloat16])
+def test_autocast_products_compute_as_autocast(compute: torch.dtype, library: str) -> None:
+    """Under bf16 autocast an fp32 module's product is autocast's: of the input, weight and bias rounded to
+    bf16, to a bf16 output (a residual added after, in its own dtype), in the arithmetic of
+    ``bf16_compute``: oneDNN's bf16 kernel, or an fp32 pack of the rounded weights for this CPU's fp32
+    library. Each gives the exact product of the rounded values, rounded once, within the one rounding step
+    that another order of the fp32 sums may move it; torch's own autocast of the module, too."""
     torch.manual_seed(0)
-    module, x = torch.nn.Linear(16, 24), torch.randn(5, 16)
-    with torch.no_grad():
-        kernels.linear(module, x)
-        for compute in (torch.float32, torch.bfloat16):  # (bf16 models' arithmetic: not autocast's)
-            kernels.set_bf16_compute(compute)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                got = kernels.linear(module, x)
-                expected = module(x)
-            pack = kernels.pack_of((module,))
-            assert pack.library == "onednn" and not pack.widened
-            # both outputs are bf16 (8 bits of mantissa): they may differ by one rounding step, 2**-7 for
-            # values in [1, 2) (these are below 1.4 in magnitude); the fp32 product below is held to 1e-5
-            torch.testing.assert_close(got.float(), expected.float(), atol=2 ** -7, rtol=0)
-        torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)
+    kernels.set_bf16_compute(compute)
+    module, x, residual = torch.nn.Linear(64, 48), torch.randn(7, 64), torch.randn(7, 48)
+    rounded = [t.detach().bfloat16().float() for t in (x, module.weight, module.bias)]
+    wide = F.linear(*rounded)  # exact: products of bf16 values are exact in fp32
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        if compute == torch.bfloat16 and not BF16_KERNEL:  # a refused bf16 pack: autocast's module runs
+            assert torch.equal(kernels.linear(module, x, act="gelu"), F.gelu(module(x)))
+            assert kernels.pack_of((module,)).refused == {False}
+            return
+        for act, want in ((None, wide), ("gelu", F.gelu(wide))):
+            got, torch_autocast = kernels.linear(module, x, act=act), module(x)
+            assert got.dtype == torch_autocast.dtype == torch.bfloat16
+            torch.testing.assert_close(got.float(), want.bfloat16().float(), atol=1e-6, rtol=2 ** -8)
+            if act is None:
+                torch.testing.assert_close(got.float(), torch_autocast.float(), atol=1e-6, rtol=2 ** -8)
+        got = kernels.linear(module, x, residual=residual)
+        assert got.dtype == (residual + module(x)).dtype == torch.float32
+        torch.testing.assert_close(got - residual, wide.bfloat16().float(), atol=1e-6, rtol=2 ** -8)
+        pack = kernels.pack_of((module,))
+        assert (pack.library, pack.widened, pack.autocast) == (
+            library if compute == torch.float32 else "onednn", compute == torch.float32, True)
+        module.bias.data.add_(1.0)  # a write that moves no version counter: the bias copy is remade (torch's
+        wide = F.linear(*rounded[:2], module.bias.detach().bfloat16().float())  # autocast's cached copy is not)
+        torch.testing.assert_close(kernels.linear(module, x).float(), wide.bfloat16().float(), atol=1e-6, rtol=2 ** -8)
+
+
+def test_fp16_autocast_runs_the_modules() -> None:
+    """fp16 autocast has no packed product: the module's own (autocast's fp16), the same numbers."""
+    torch.manual_seed(0)
+    module, x = torch.nn.Linear(64, 48), torch.randn(7, 64)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.float16):
+        got = kernels.linear(module, x, act="gelu")
+        assert got.dtype == torch.float16 and torch.equal(got, F.gelu(module(x)))
+    assert kernels.pack_of((module,)) is None
 
 
 def test_fp32_and_autocast_calls_keep_a_pack_each(library: str) -> None:
-    """A model called in fp32 and under autocast in turn keeps the pack of each (MKL's and oneDNN's where
-    fp32 runs on MKL, one shared where it runs on oneDNN) instead of remaking one every call."""
+    """A model called in fp32 and under autocast in turn keeps the pack of each (autocast's of the weights
+    rounded to bf16) instead of remaking one every call."""
     torch.manual_seed(0)
     module, x = torch.nn.Linear(16, 24), torch.randn(5, 16)
     with torch.no_grad():
@@ -105,12 +130,14 @@ def test_fp32_and_autocast_calls_keep_a_pack_each(library: str) -> None:
             fp32 = kernels.pack_of((module,))
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 got, expected = kernels.linear(module, x), module(x)
+            assert got.dtype == expected.dtype == torch.bfloat16
             torch.testing.assert_close(got.float(), expected.float(), atol=2 ** -7, rtol=0)
             mixed = kernels.pack_of((module,))
             if round_ == 0:
                 first = (fp32, fp32.weight, mixed, mixed.weight)
-                assert (fp32.library, mixed.library) == (library, "onednn")
-                assert (fp32 is mixed) == (library == "onednn")
+                widened = kernels.bf16_compute() == torch.float32
+                assert (fp32.library, mixed.library) == (library, library if widened else "onednn")
+                assert fp32 is not mixed and (fp32.autocast, mixed.autocast, mixed.widened) == (False, True, widened)
             assert all(a is b for a, b in zip((fp32, fp32.weight, mixed, mixed.weight), first))
         module.weight.mul_(2)  # a change remakes each pack on its next use
         torch.testing.assert_close(kernels.linear(module, x), module(x), atol=ATOL, rtol=0)

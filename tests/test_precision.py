@@ -63,6 +63,28 @@ def test_low_precision_is_close_to_fp32(name: str, mode: str, head: str) -> None
     assert error > 0  # it did compute in lower precision
 
 
+@pytest.mark.parametrize("head", HEADS, ids=[h.removeprefix("RobertaPreLayerNorm") or "Model" for h in HEADS])
+def test_autocast_fast_path_is_torch_autocast(head: str) -> None:
+    """Under bf16 autocast the fast path computes what torch's autocast computes module by module (every
+    ``nn.Linear`` hooked, so none is bypassed or packed): every output in the same dtype (the pooler's and
+    the heads' products in bf16), the numbers within the bf16 tolerance (they differ by rounding steps:
+    the fast path's GELU and tanh run before the output is rounded, torch's after)."""
+    model = make(head)
+    ids, mask = batch(4, 12)
+    with torch.no_grad(), autocast("bf16", allow_emulated=True):
+        fast = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        hooks = [m.register_forward_hook(lambda *_: None) for m in model.modules() if isinstance(m, nn.Linear)]
+        plain = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+    for hook in hooks:
+        hook.remove()
+    assert fast.keys() == plain.keys()
+    for name in fast.keys():
+        for got, want in zip(*((v if isinstance(v, tuple) else (v,)) for v in (fast[name], plain[name]))):
+            assert got.dtype == want.dtype, name
+            error = (got.float() - want.float()).abs().max().item() / want.float().abs().max().item()
+            assert error <= RELATIVE_TOLERANCE["bf16"], f"{name}: {error:.1e} of the largest output"
+
+
 BF16_MISSING = precision.unsupported_reason("bf16")  # None where this CPU runs bf16 natively
 
 

@@ -6,7 +6,8 @@ product for training.
 On a CPU whose torch has oneDNN (x86-64, and ARM builds with it), in inference (no autograd) and in
 float32 or bfloat16, the weight is packed once for the GEMM library chosen for this CPU
 (:func:`gemm_library`: MKL for fp32 on Intel, oneDNN's blocked layout otherwise; bf16 products in the
-arithmetic of :func:`bf16_compute`: fp32 packs of the bf16 weights where bf16 kernels are slow) and kept
+arithmetic of :func:`bf16_compute`: fp32 packs of the bf16 weights where bf16 kernels are slow; under
+bf16 autocast, as autocast runs ``nn.Linear``, on the weights rounded to bf16, to a bf16 output) and kept
 beside the parameter (one extra copy of each packed weight: the cost is stated in the README); anywhere else it is
 the plain ``module(x)``. The pack is stamped with the weight's storage and version counter, so
 loading, an optimizer step, ``.to()`` or any in-place change repacks before the next product: a packed
@@ -116,8 +117,8 @@ def _intel() -> bool:
 def gemm_library() -> str:
     """The library fp32 products are packed for: :func:`set_gemm`'s choice, else MKL on an Intel CPU whose
     torch exports MKL's packed SGEMM and oneDNN anywhere else (MKL was measured faster on Intel only).
-    bf16 products computed in fp32 (:func:`bf16_compute`) use it too; those in bf16, and all under
-    autocast, run on oneDNN."""
+    bf16 products computed in fp32 (:func:`bf16_compute`) use it too, bf16 autocast's among them; those
+    in bf16 run on oneDNN."""
     if _gemm is not None:
         return _gemm
     return "mkl" if _intel() and _mkl() is not None else "onednn"
@@ -152,8 +153,8 @@ def bf16_compute() -> torch.dtype:
     few rows (``benchmarks/bench_gemm.py --precision bf16`` shows both on the products alone). Elsewhere
     the products run as fp32 GEMMs on fp32 packs of the bf16 weights (twice a bf16 pack's bytes), the
     input widened and the output rounded to bf16 once. The numbers are a bf16 kernel's: products of bf16
-    values are exact in fp32, and both sum in fp32 (only the order of the sums differs). Autocast always
-    runs oneDNN's bf16."""
+    values are exact in fp32, and both sum in fp32 (only the order of the sums differs). Products under
+    bf16 autocast run the same way, on packs of the weights rounded to bf16."""
     if _bf16_compute is not None:
         return _bf16_compute
     amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
@@ -274,6 +275,7 @@ class Pack:
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None  # the biases of a group, concatenated
         self.widened = False  # an fp32 pack of bf16 weights (see bf16_compute)
+        self.autocast = False  # packed for bf16 autocast: of the weights rounded to bf16, with a bf16 bias copy
         self.refused: set[bool] = set()  # the arithmetics (widened or not) this CPU or build has no kernel for
 
 
@@ -312,16 +314,19 @@ def _sample_views(weights: list[Tensor]) -> list[Tensor] | None:
 
 def _holds(pack: Pack, biases: list[Tensor]) -> bool:
     """Whether ``pack`` (stamped as current) still holds the weights' sampled values and the biases (a
-    single product reads its bias itself; a group's are a copy, compared whole)."""
+    single product reads its bias itself; a group's, and autocast's, are a copy, compared whole)."""
     if pack.views is not None and not all(torch.equal(v, s) for v, s in zip(pack.views, pack.saved)):
         return False
-    return len(biases) == 1 or torch.equal(_bits(torch.cat([b.detach() for b in biases])), _bits(pack.bias))
+    if len(biases) == 1 and not pack.autocast:
+        return True
+    joined = torch.cat([b.detach() for b in biases]) if len(biases) > 1 else biases[0].detach()
+    return torch.equal(_bits(joined.to(pack.bias.dtype)), _bits(pack.bias))  # (autocast's: as rounded)
 
 
-# first weight of a product → its packs, one per group size and library. Kept beside the weights, not in
-# the modules: a compiled graph reaches its products by their weights (``packed_linear``), and a copied or
-# pickled model has new weights, so it packs afresh.
-# Tensor → {(group size, library): Pack} and {group size: the last of these used}
+# first weight of a product → its packs, one per group size, library and autocast. Kept beside the weights,
+# not in the modules: a compiled graph reaches its products by their weights (``packed_linear``), and a
+# copied or pickled model has new weights, so it packs afresh.
+# Tensor → {(group size, library, autocast): Pack} and {group size: the last of these used}
 _PACKS: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
@@ -370,19 +375,23 @@ def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], 
     this runs before every product.)"""
     if not _ENABLED or x.device.type != "cpu" or x.dtype not in PACKABLE:
         return None
+    autocast = _autocast_dtype()
+    if autocast is not None and (autocast != torch.bfloat16 or torch.compiler.is_compiling()):
+        return None  # (fp16 autocast, and autocast in a compiled graph: the modules' own products)
     weights, biases = [], []
     for module in modules:
         if type(module) is not nn.Linear:
             return None
         weight, bias = module.weight, module.bias
-        if bias is None or weight.dtype != x.dtype or weight.numel() == 0:  # (0: all heads pruned)
+        if (bias is None or weight.numel() == 0  # (0: all heads pruned)
+                or (weight.dtype != x.dtype if autocast is None else weight.dtype not in PACKABLE)):
             return None
         weights.append(weight)
         biases.append(bias)
     if _hooked(modules):
         return None
     small = weights[0].shape[1] < MIN_FEATURES or sum(w.shape[0] for w in weights) < MIN_FEATURES
-    if small and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu"):
+    if small and x.dtype == torch.float32 and autocast is None:
         return None  # (in bf16 and under autocast, packs of any size: their fused epilogues round once)
     if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
         return None
@@ -391,26 +400,33 @@ def _operands(modules: tuple[nn.Module, ...], x: Tensor) -> tuple[list[Tensor], 
     return weights, biases
 
 
+def _autocast_dtype() -> torch.dtype | None:
+    """The dtype of CPU autocast where it is on, else None."""
+    return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+
+
 def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None:
-    """The pack of these weights for this product's library (and arithmetic), made or remade when any
+    """The pack of these weights for this product's library and arithmetic, made or remade when any
     weight or bias changed since (or the bf16 arithmetic did); None where this CPU or build has no packed
-    kernel. Calls that need different libraries (fp32 on MKL and autocast on oneDNN, say) keep a pack for
-    each rather than remake them in turn."""
-    autocast = torch.is_autocast_enabled("cpu")
-    widen = x.dtype == torch.bfloat16 and not autocast and bf16_compute() == torch.float32
+    kernel. Under bf16 autocast (the only autocast :func:`_operands` admits) it packs the weights rounded
+    to bf16, in the arithmetic of :func:`bf16_compute`, as for a bf16 model. Calls that need different
+    packs (fp32 and autocast, say) keep one each rather than remake them in turn."""
+    autocast = _autocast_dtype() is not None
+    widen = (autocast or x.dtype == torch.bfloat16) and bf16_compute() == torch.float32
     library = gemm_library() if (x.dtype == torch.float32 and not autocast) or widen else "onednn"
     packs = _PACKS.get(weights[0])
     if packs is None:
         packs = _PACKS[weights[0]] = {}
-    pack = packs.get((len(weights), library))
+    pack = packs.get((len(weights), library, autocast))
     if pack is None:
-        pack = packs[len(weights), library] = Pack()
+        pack = packs[len(weights), library, autocast] = Pack()
     packs[len(weights)] = pack  # (the last one used, for pack_of)
     if widen in pack.refused:
         return None
     stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
     if pack.stamp != stamp or pack.widened != widen or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
+        weight = weight.to(torch.bfloat16) if autocast else weight
         weight = weight.float() if widen else weight
         try:
             pack.weight = _mkl_pack(weight) if library == "mkl" else torch.ops.mkldnn._reorder_linear_weight(
@@ -418,14 +434,22 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
         except RuntimeError:  # this CPU or build has no such kernel: never try it again for these weights
             pack.refused.add(widen)
             return None
-        pack.library, pack.shape, pack.widened = library, tuple(weight.shape), widen
+        pack.library, pack.shape, pack.widened, pack.autocast = library, tuple(weight.shape), widen, autocast
         pack.bias = biases[0] if len(biases) == 1 else torch.cat([b.detach() for b in biases])
+        pack.bias = pack.bias.detach().to(torch.bfloat16) if autocast else pack.bias
         pack.stamp, pack.views = stamp, _sample_views(weights)
         pack.saved = [v.clone() for v in pack.views or ()]
     return pack
 
 
 def _packed_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
+    if pack.autocast:  # as autocast runs ``nn.Linear``: bf16 operands, a bf16 output, the residual added after
+        y = _rounded_product(pack, x.to(torch.bfloat16), act, None)
+        return y if residual is None else residual + y
+    return _rounded_product(pack, x, act, residual)
+
+
+def _rounded_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None) -> Tensor:
     if pack.widened:  # bf16 values on an fp32 pack: widened in, rounded once out
         wide = None if residual is None else residual.float()
         return _library_product(pack, x.float(), act, wide, pack.bias.float()).to(x.dtype)
@@ -629,7 +653,7 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
 
     For inference (no autograd) on modules without forward hooks; the caller checks both."""
     modules = [m for group in groups for m in group]
-    key = (gemm_library(), bf16_compute(), x.dtype, x.device, MIN_FEATURES, torch.is_autocast_enabled("cpu"),
+    key = (gemm_library(), bf16_compute(), x.dtype, x.device, MIN_FEATURES, _autocast_dtype(),
            tuple(map(id, modules)), tuple(map(len, groups)))
     # (the modules' own dicts: reading ``m.weight`` goes through ``nn.Module.__getattr__``, 2 µs a time)
     stamp = tuple((t.data_ptr(), t._version) for m in modules for t in m._parameters.values() if t is not None)
@@ -643,7 +667,7 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
         made.append(Product(group, pack))
         if pack is not None:
             views += pack.views if pack.views is not None else [None]
-            if len(group) > 1:  # a group's bias is a copy: all of each module's bias is compared
+            if len(group) > 1 or pack.autocast:  # the bias is a copy: all of each module's is compared
                 views += [_bits(b.detach()).view(-1, _RUN) if b.numel() % _RUN == 0 else None for b in operands[1]]
     if any(v is None or v.dim() != 2 or v.shape[1] != _RUN for v in views):
         views = None  # values that cannot be compared together: every call checks each product as linear does
