@@ -104,6 +104,12 @@ def test_autocast_products_compute_as_autocast(compute: torch.dtype, library: st
         pack = kernels.pack_of((module,))
         assert (pack.library, pack.widened, pack.autocast) == (
             library if compute == torch.float32 else "onednn", compute == torch.float32, True)
+        plain = module.forward
+        module.forward = lambda *_: pytest.fail("the plain module ran")  # a residual of any dtype, or one
+        for rows, r in ((x.bfloat16(), residual), (x, residual[0])):  # that broadcasts, is added after the pack
+            torch.testing.assert_close(kernels.linear(module, rows, residual=r) - r, wide.bfloat16().float(),
+                                       atol=1e-6, rtol=2 ** -8)
+        module.forward = plain
         module.bias.data.add_(1.0)  # a write that moves no version counter: the bias copy is remade (torch's
         wide = F.linear(*rounded[:2], module.bias.detach().bfloat16().float())  # autocast's cached copy is not)
         torch.testing.assert_close(kernels.linear(module, x).float(), wide.bfloat16().float(), atol=1e-6, rtol=2 ** -8)

@@ -494,11 +494,11 @@ torch.library.register_fake("roberta_prelayernorm::packed_linear", _packed_linea
 
 
 def _fits(residual: Tensor | None, x: Tensor, features: int) -> bool:
-    """Whether a packed product on ``x`` can start from ``residual``: one of the output's shape and dtype,
-    contiguous (a residual that broadcasts, or of another dtype under autocast, is added after the plain
-    product)."""
-    return residual is None or (residual.dtype == x.dtype and residual.is_contiguous()
-                                and residual.shape == (*x.shape[:-1], features))
+    """Whether a packed product on ``x`` can take ``residual``: one of the output's shape and dtype,
+    contiguous, or any under autocast, whose packed products add it after (elsewhere a residual that
+    broadcasts is added after the plain product)."""
+    return residual is None or torch.is_autocast_enabled("cpu") or (
+        residual.dtype == x.dtype and residual.is_contiguous() and residual.shape == (*x.shape[:-1], features))
 
 
 def _product(modules: tuple[nn.Module, ...], x: Tensor, act: str | None = None,
