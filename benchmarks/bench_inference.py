@@ -1,7 +1,7 @@
 """Inference speed: ours against the engines a user would pick instead, on identical weights and inputs.
 
     python benchmarks/bench_inference.py [--repeats 5] [--threads 2] [--precisions fp32,int8,bf16]
-                                         [--engines reference,compiled,onnxruntime,ours-compiled]
+                                         [--engines reference,compiled,onnxruntime,ours-compiled,ours-onnxruntime]
                                          [--out benchmarks/results]
 
 Peers, interleaved with ours in one process (A B C, B C A, … so that drift hits all alike, each run after
@@ -12,9 +12,12 @@ the same pause; see ``common.interleaved_times``):
   batch and sequence axes), all graph optimisations; ``onnxruntime-opt``: the same after onnxruntime's
   transformer optimiser, when its fusions apply to this model (the script reports how many it made).
 
-Ours: ``ours`` as it comes, and ``ours-compiled``, the same model with ``set_fast_path(True, compiled=True)``
-(inputs without padding run compiled layers; padded batches are the same as ``ours``). The first call of
-every engine on each input mix is timed apart (``first_call_s``: the compiled engines compile there).
+Ours: ``ours`` as it comes; ``ours-compiled``, the same model with ``set_fast_path(True, compiled=True)``
+(inputs without padding run compiled layers; padded batches are the same as ``ours``); ``ours-onnxruntime``
+(fp32), with ``set_fast_path(True, engine="onnxruntime")`` (inputs without padding run their whole forward in
+one ONNX Runtime session on the model's parameters; padded batches are the same as ``ours``). The first call
+of every engine on each input mix is timed apart (``first_call_s``: the compiled engines compile there, ours
+on onnxruntime makes its session).
 
 Precisions: ``fp32`` (every engine); ``bf16`` (transformers and torch.compile with bfloat16 weights, and
 ours; ONNX Runtime's CPU kernels have no bf16); ``int8``: ONNX Runtime on its own dynamic int8
@@ -139,20 +142,31 @@ def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted:
     runs["ours"] = ours_run(ours, compiled=False)
     if "ours-compiled" in wanted:
         runs["ours-compiled"] = ours_run(ours, compiled=True)
+    if "ours-onnxruntime" in wanted and precision == "fp32":
+        runs["ours-onnxruntime"] = ours_run(ours, compiled=False, engine="onnxruntime")
     return runs
 
 
-def ours_run(model: torch.nn.Module, compiled: bool) -> Callable:
+def ours_run(model: torch.nn.Module, compiled: bool, engine: str = "torch") -> Callable:
     """Our model as it comes (``compiled=False``), or with ``set_fast_path(True, compiled=True)``: inputs
-    without padding through torch.compile. Both on the same model, so on the same weights and packs."""
+    without padding through torch.compile, or with ``engine="onnxruntime"``. All on the same model, so on
+    the same weights (and, but for onnxruntime's, the same packs)."""
     def run(inputs: dict) -> torch.Tensor:
-        model.set_fast_path(True, compiled=compiled)
+        model.set_fast_path(True, compiled=compiled, engine=engine)
         return model(**inputs).last_hidden_state
     return run
 
 
 def is_ours(name: str) -> bool:
     return name.startswith("ours")
+
+
+OURS_VARIANTS = ("ours-compiled", "ours-onnxruntime")  # reported beside ``ours``, each against the best peer
+
+
+def ratio_key(name: str) -> str:
+    """``ours-compiled`` → ``ours_compiled_over_best_peer``."""
+    return name.replace("-", "_") + "_over_best_peer"
 
 
 def on(runs: dict[str, Callable], inputs: dict) -> dict[str, Callable[[], object]]:
@@ -169,7 +183,7 @@ def main() -> None:
     parser = command_line(__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--precisions", default="fp32,int8,bf16")
-    parser.add_argument("--engines", default="reference,compiled,onnxruntime,ours-compiled")
+    parser.add_argument("--engines", default="reference,compiled,onnxruntime,ours-compiled,ours-onnxruntime")
     parser.add_argument("--latency-runs", type=int, default=50)
     args = parse(parser)
     cpu = cpu_description()
@@ -200,13 +214,13 @@ def main() -> None:
                        "tokens_per_s": {k: tokens / t for k, t in times.items()},
                        "best_peer": best, "ours_over_best_peer": peers[best] / times["ours"],
                        "max_abs_diff_vs_ours_fp32": diffs, "first_call_s": first_call_s}
-                if "ours-compiled" in times:
-                    row["ours_compiled_over_best_peer"] = peers[best] / times["ours-compiled"]
+                for k in OURS_VARIANTS:
+                    if k in times:
+                        row[ratio_key(k)] = peers[best] / times[k]
                 rows.append(row)
                 print(f"{name:22s} {precision:5s} " + "  ".join(f"{k} {v:7.0f}" for k, v in row["tokens_per_s"].items())
                       + f"  tok/s; ours / {best} {row['ours_over_best_peer']:.2f}x"
-                      + (f", compiled {row['ours_compiled_over_best_peer']:.2f}x" if "ours-compiled" in times else ""),
-                      flush=True)
+                      + "".join(f", {k} {row[ratio_key(k)]:.2f}x" for k in OURS_VARIANTS if k in times), flush=True)
             if precision == "fp32":
                 for n in (8, 32, 128):
                     inputs = make_batch([n])
@@ -247,14 +261,17 @@ def fastest_float_peers(rows: list[dict]) -> list[dict]:
 
 def readme_table(rows: list[dict], latency: list[dict], fastest: list[dict]) -> str:
     names = list(dict.fromkeys(k for r in rows for k in r["tokens_per_s"] if not is_ours(k)))
-    names += [k for k in ("ours", "ours-compiled") if any(k in r["tokens_per_s"] for r in rows)]
-    lines = ["| input | precision | " + " | ".join(names) + " | ours / best peer | ours-compiled / best peer |",
-             "|---|---|" + "---|" * (len(names) + 2)]
+    variants = [k for k in OURS_VARIANTS if any(k in r["tokens_per_s"] for r in rows)]
+    names += ["ours"] + variants
+    lines = ["| input | precision | " + " | ".join(names) + " | ours / best peer | "
+             + "".join(f"{k} / best peer | " for k in variants),
+             "|---|---|" + "---|" * (len(names) + 1 + len(variants))]
     for r in rows:
         cells = [f"{r['tokens_per_s'][k]:.0f}" if k in r["tokens_per_s"] else "" for k in names]
-        compiled = f"**{r['ours_compiled_over_best_peer']:.2f}x**" if "ours_compiled_over_best_peer" in r else ""
+        ratios = [f"**{r[ratio_key(k)]:.2f}x**" if ratio_key(k) in r else "" for k in variants]
         lines.append(f"| {r['case']} | {r['precision']} | " + " | ".join(cells)
-                     + f" | **{r['ours_over_best_peer']:.2f}x** ({r['best_peer']}) | {compiled} |")
+                     + f" | **{r['ours_over_best_peer']:.2f}x** ({r['best_peer']}) | "
+                     + "".join(c + " | " for c in ratios))
     if fastest:
         lines += ["", "| input | ours bf16 | fastest peer in fp32 or bf16 | ours / it |", "|---|---|---|---|"]
         lines += [f"| {r['case']} | {r['ours_bf16']:.0f} | {r['peer_tokens_per_s']:.0f} ({r['peer']}) | "

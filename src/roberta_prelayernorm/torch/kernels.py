@@ -264,13 +264,13 @@ def _mkl_product(pack: Pack, x: Tensor, act: str, residual: Tensor | None, bias:
 # ------------------------------------------------------------------------------ packs
 class Pack:
     """The packed weight of one or more modules (their weights side by side), the library it is packed for,
-    the stamp of the weights it was packed from, and a sample of their values (see :func:`_sample_views`)."""
+    the stamp of the weights it was packed from, and a sample of their values (see :func:`sample_views`)."""
 
     def __init__(self) -> None:
         self.library = "onednn"
         self.shape: tuple[int, int] = (0, 0)  # (out, in) features of the joined weight
         self.stamp: tuple | None = None
-        self.views: list[Tensor] | None = None  # of some of the weights' values (see _sample_views)
+        self.views: list[Tensor] | None = None  # of some of the weights' values (see sample_views)
         self.saved: list[Tensor] = []  # those values when packed
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None  # the biases of a group, concatenated
@@ -279,7 +279,7 @@ class Pack:
         self.refused: set[bool] = set()  # the arithmetics (widened or not) this CPU or build has no kernel for
 
 
-_CHUNKS, _RUN = 4, 16  # values read of each weight before its packed product: 4 runs of 16, spread out
+_CHUNKS, RUN = 4, 16  # values read of each weight before its packed product: 4 runs of 16, spread out
 _BITS = {torch.float32: torch.int32, torch.bfloat16: torch.int16}
 
 
@@ -288,7 +288,7 @@ def _bits(t: Tensor) -> Tensor:
     return t.view(_BITS[t.dtype]) if t.dtype in _BITS else t
 
 
-def _sample_views(weights: list[Tensor]) -> list[Tensor] | None:
+def sample_views(weights: list[Tensor]) -> list[Tensor] | None:
     """Views of a few values of each weight: runs of 16 (a cache line of fp32) at spread rows and
     columns, or all of a small weight; None where one is not contiguous.
 
@@ -302,13 +302,13 @@ def _sample_views(weights: list[Tensor]) -> list[Tensor] | None:
         if not w.is_contiguous():
             return None
         bits, n = _bits(w.detach()), w.numel()
-        if n <= _CHUNKS * _RUN:
+        if n <= _CHUNKS * RUN:
             views.append(bits)
             continue
-        step = (n - _RUN) // (_CHUNKS - 1)
+        step = (n - RUN) // (_CHUNKS - 1)
         if w.dim() > 1 and step % w.shape[-1] == 0:
             step -= 1  # not the same columns in every run
-        views.append(torch.as_strided(bits, (_CHUNKS, _RUN), (step, 1)))
+        views.append(torch.as_strided(bits, (_CHUNKS, RUN), (step, 1)))
     return views
 
 
@@ -437,7 +437,7 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
         pack.library, pack.shape, pack.widened, pack.autocast = library, tuple(weight.shape), widen, autocast
         pack.bias = biases[0] if len(biases) == 1 else torch.cat([b.detach() for b in biases])
         pack.bias = pack.bias.detach().to(torch.bfloat16) if autocast else pack.bias
-        pack.stamp, pack.views = stamp, _sample_views(weights)
+        pack.stamp, pack.views = stamp, sample_views(weights)
         pack.saved = [v.clone() for v in pack.views or ()]
     return pack
 
@@ -668,8 +668,8 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
         if pack is not None:
             views += pack.views if pack.views is not None else [None]
             if len(group) > 1 or pack.autocast:  # the bias is a copy: all of each module's is compared
-                views += [_bits(b.detach()).view(-1, _RUN) if b.numel() % _RUN == 0 else None for b in operands[1]]
-    if any(v is None or v.dim() != 2 or v.shape[1] != _RUN for v in views):
+                views += [_bits(b.detach()).view(-1, RUN) if b.numel() % RUN == 0 else None for b in operands[1]]
+    if any(v is None or v.dim() != 2 or v.shape[1] != RUN for v in views):
         views = None  # values that cannot be compared together: every call checks each product as linear does
     _PRODUCTS[owner][len(groups)] = _Products(key, stamp, made, views)
     return made
@@ -681,7 +681,11 @@ def pack_of(modules: tuple[nn.Module, ...]) -> Pack | None:
 
 
 def release(model: nn.Module) -> None:
-    """Drop every packed weight of ``model`` (they are rebuilt on the next product)."""
+    """Drop every packed weight of ``model`` (they are rebuilt on the next product), and its onnxruntime
+    engine's sessions."""
+    from . import ort_engine  # (it imports this module)
+
+    ort_engine.release(model)
     for module in model.modules():
         _PRODUCTS.pop(module, None)
         if isinstance(getattr(module, "weight", None), Tensor):

@@ -25,7 +25,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from ..core.config import RobertaPreLayerNormConfig
 from ..core.inputs import check_ranges
-from . import kernels
+from . import kernels, ort_engine
 from .generation import GenerationMixin
 from .losses import cross_entropy
 from ..core import outputs
@@ -601,6 +601,7 @@ class Encoded:
     attentions: tuple[Tensor, ...] | None = None
     cross_attentions: tuple[Tensor, ...] | None = None
     read_at: Tensor | None = None  # set when ``rows`` are only those at these (B, L) positions, row-major
+    pooled: Tensor | None = None  # the pooler's output, where the onnxruntime engine computed it
 
     @property
     def last_hidden_state(self) -> Tensor:
@@ -628,6 +629,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
     """The bare encoder (or decoder, with ``is_decoder``): hidden states and an optional pooler output."""
 
     compile_fast_path = False  # (also for models pickled before it existed)
+    fast_engine = "torch"
 
     def __init__(self, config: RobertaPreLayerNormConfig, add_pooling_layer: bool = True) -> None:
         super().__init__(config)
@@ -637,6 +639,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         self.pooler = RobertaPreLayerNormPooler(config) if add_pooling_layer else None
         self.use_fast_path = True  # set_fast_path(False): always the padded layout
         self.compile_fast_path = False  # set_fast_path(True, compiled=True): batches without padding compiled
+        self.fast_engine = "torch"  # set_fast_path(True, engine="onnxruntime"): batches without padding there
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -666,7 +669,9 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                               encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
                               output_attentions, output_hidden_states)
         sequence_output = encoded.last_hidden_state
-        pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
+        pooled_output = encoded.pooled
+        if pooled_output is None and self.pooler is not None:
+            pooled_output = self.pooler(sequence_output)
         if not return_dict:
             rest = (encoded.past_key_values, encoded.hidden_states, encoded.attentions, encoded.cross_attentions)
             return (sequence_output, pooled_output) + tuple(x for x in rest if x is not None)
@@ -743,6 +748,11 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                                  try_packing=not padded_needed and not tracing, labels=labels,
                                  label_shift=label_shift, label_classes=label_classes, read_at=read_at)
         if packed is not None:  # every layer runs on the real tokens only
+            if (self.fast_engine == "onnxruntime" and packed.indices is None  # (every row: ``read_at`` unused)
+                    and not output_hidden_states and not torch.is_grad_enabled() and not torch.compiler.is_compiling()):
+                ran = ort_engine.run(self, input_ids, inputs_embeds, token_type_ids, position_ids)
+                if ran is not None:  # no padding: the whole forward in onnxruntime
+                    return Encoded(ran[0], packed, pooled=ran[1])
             if inputs_embeds is None:
                 inputs_embeds = self.embeddings.word_embeddings(packed.pack(input_ids))
             else:

@@ -275,6 +275,8 @@ def to_precision(model: M, precision: str | torch.dtype, *, device: str | torch.
                 module.reduce_range = reduce_range
             if getattr(module, "compile_fast_path", False):  # compiled layers are for float weights
                 module.compile_fast_path = False
+            if getattr(module, "fast_engine", "torch") != "torch":  # (so is the onnxruntime engine)
+                module.fast_engine = "torch"
     return model
 
 

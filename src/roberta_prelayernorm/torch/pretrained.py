@@ -17,6 +17,7 @@ from ..core.pretrained import warn_about
 from ..core.generation import GENERATION_CONFIG_NAME, GenerationConfig
 from ..core.hub import HubOptions
 from ..core.weights import BASE_PREFIX, is_ignored_unexpected, match_prefix, resolve_weights, tied_aliases
+from . import ort_engine
 from .checkpoint import read_weights, save_weights
 from .generation import GenerationMixin
 from .precision import is_quantized
@@ -142,7 +143,7 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         return sum(p.numel() for p in self.parameters()
                    if id(p) not in skip and (p.requires_grad or not only_trainable))
 
-    def set_fast_path(self, enabled: bool, *, compiled: bool = False) -> None:
+    def set_fast_path(self, enabled: bool, *, compiled: bool = False, engine: str = "torch") -> None:
         """Pack the real tokens whenever the inputs and requested features allow it (the default), or never.
 
         Packed, the model skips padding entirely, so outputs at padding positions are zeros instead of
@@ -150,16 +151,29 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         also runs the layers of inputs without padding (one text, or texts of one length) through
         ``torch.compile`` in inference (no autograd): the first such call compiles for some seconds;
         later ones fuse LayerNorm and the attention's reshaping around the packed products.
+        ``engine="onnxruntime"`` runs such inputs' whole forward (given as ids, in fp32 on a CPU) in one
+        ONNX Runtime session on the model's parameters instead (:mod:`roberta_prelayernorm.torch.ort_engine`).
         """
         if not isinstance(enabled, bool) or not isinstance(compiled, bool):
             raise TypeError(f"set_fast_path takes bools, not {enabled!r} and compiled={compiled!r}")
+        if engine not in ort_engine.ENGINES:
+            raise ValueError(f"set_fast_path: unknown engine {engine!r}; choose one of {', '.join(ort_engine.ENGINES)}")
         if compiled and not enabled:
             raise ValueError("set_fast_path(False, compiled=True): the compiled layers are part of the fast path")
-        if compiled and is_quantized(self):
-            raise ValueError("set_fast_path(compiled=True) is for float models; this one is int8 "
+        if engine != "torch" and not enabled:
+            raise ValueError(f"set_fast_path(False, engine={engine!r}): the {engine} engine is part of the fast path")
+        if compiled and engine != "torch":
+            raise ValueError(f"set_fast_path(compiled=True, engine={engine!r}): the compiled layers are torch's; "
+                             "choose one")
+        if (compiled or engine != "torch") and is_quantized(self):
+            option = "compiled=True" if compiled else f"engine={engine!r}"
+            raise ValueError(f"set_fast_path({option}) is for float models; this one is int8 "
                              "(dynamically quantised) and runs eagerly")
+        if engine == "onnxruntime":
+            ort_engine.require_onnxruntime()
         self.base_model.use_fast_path = enabled
         self.base_model.compile_fast_path = compiled
+        self.base_model.fast_engine = engine
 
     # ----------------------------------------------------------------------- gradient checkpointing
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:

@@ -1,0 +1,277 @@
+"""ONNX Runtime as the fast path's engine for inputs without padding: ``set_fast_path(True, engine="onnxruntime")``.
+
+The base model's forward (embeddings, the pre-LN layers, the final LayerNorm and the pooler) is one ONNX
+graph written here from the config, not exported: its initializers are the model's own parameters under
+their checkpoint names, handed to ONNX Runtime as external initializers (no file, no serialised copy of
+the weights). ONNX Runtime keeps its own copy of them, the products' weights packed for MLAS, its GEMM
+library: one extra copy of the encoder's weights, as the oneDNN packs are (+351 MB at base size). The
+word embeddings stay out of it: their rows are looked up in NumPy before each run. Query, key and value
+are one product.
+
+It runs in inference (no autograd) on a CPU, in float32, for a batch without padding (one text, or texts of
+one length) given as ids, when nothing but the final states (and the pooler's output) is asked for, and while
+no module of the model has forward hooks. Anything else runs the torch fast path. The session is made on the
+first such call (about a second for base size) and made again when a parameter changes: replaced, changed
+through the tensor API (storage and version counter), or through ``.data`` where a sampled value shows it
+(as the oneDNN packs are checked; :func:`roberta_prelayernorm.torch.kernels.release` drops the session too).
+
+Why: on CPUs without AVX-512 (an AMD EPYC Zen 3, 2 cores) MLAS's fp32 products at 8-32 rows took 0.68x-0.75x
+the time of oneDNN's, the best kernels torch carries; called per product from torch, the two libraries'
+thread pools took turns on the cores. The whole forward in one session keeps torch's threads idle meanwhile.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.weak import WeakIdKeyDictionary
+
+from . import kernels
+
+Tensor = torch.Tensor
+OPSET = 20  # Gelu is an ONNX operator from 20 on (onnxruntime >= 1.17)
+ENGINES = ("torch", "onnxruntime")
+
+# hidden_act → how the FFN's activation is written (ops on the product ``y``); others run the torch fast path
+ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "gelu": ("Gelu", {}),
+    "gelu_new": ("Gelu", {"approximate": "tanh"}),
+    "gelu_pytorch_tanh": ("Gelu", {"approximate": "tanh"}),
+    "relu": ("Relu", {}),
+    "silu": ("Silu", {}),
+    "swish": ("Silu", {}),
+    "tanh": ("Tanh", {}),
+}
+
+
+def require_onnxruntime() -> None:
+    """Raise an ``ImportError`` naming the missing package and the extra that installs it."""
+    try:
+        import onnx  # noqa: F401 - the graph is written with its helpers
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        raise ImportError(f"engine='onnxruntime' needs the packages onnx and onnxruntime ({e.name} is missing): "
+                          "pip install 'roberta-prelayernorm[onnx]'") from None
+
+
+# ------------------------------------------------------------------------------------------ the graph
+def _parameters(model: nn.Module) -> dict[str, Tensor] | None:
+    """The parameters the graph reads, by checkpoint name (relative to the base model), or None where a
+    module is not the plain one the graph computes (quantised, adapted, a custom LayerNorm). The word
+    embeddings are not among them: their rows are looked up before the graph runs (the session would copy
+    the whole table: 154 MB at base size)."""
+    config = model.config
+    expected = {"embeddings.position_embeddings": nn.Embedding,
+                "embeddings.token_type_embeddings": nn.Embedding, "embeddings.LayerNorm": nn.LayerNorm,
+                "LayerNorm": nn.LayerNorm}
+    for i in range(config.num_hidden_layers):
+        p = f"encoder.layer.{i}."
+        expected.update({p + "attention.LayerNorm": nn.LayerNorm, p + "intermediate.LayerNorm": nn.LayerNorm})
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value",
+                     "attention.output.dense", "intermediate.dense", "output.dense"):
+            expected[p + name] = nn.Linear
+    if model.pooler is not None:
+        expected["pooler.dense"] = nn.Linear
+    modules = dict(model.named_modules())
+    params = {}
+    for name, kind in expected.items():
+        module = modules.get(name)
+        if type(module) is not kind:
+            return None
+        for key in ("weight",) if kind is nn.Embedding else ("weight", "bias"):
+            t = module._parameters.get(key)
+            if t is None or t.dtype != torch.float32 or t.device.type != "cpu" or not t.is_contiguous():
+                return None
+            params[f"{name}.{key}"] = t
+    return params
+
+
+def graph(config: Any, params: dict[str, Tensor], pooled: bool) -> Any:
+    """The ONNX model of the forward: inputs ``inputs_embeds`` (float32, (batch, length, hidden)),
+    ``token_type_ids`` and ``position_ids`` (int64, (batch, length)), outputs ``last_hidden_state`` (and
+    ``pooler_output``). ``params`` are declared as external initializers (their values are handed to the
+    session, not stored in the graph)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden, heads = config.hidden_size, config.num_attention_heads
+    eps, act, act_attrs = config.layer_norm_eps, *ACTIVATIONS[config.hidden_act]
+    nodes, constants = [], []
+
+    def op(kind: str, *inputs: str, outputs: int = 1, name: str = "", **attrs: Any) -> Any:  # output name(s)
+        names = [name] if name else [f"{kind}_{len(nodes)}_{j}" for j in range(outputs)]
+        nodes.append(helper.make_node(kind, list(inputs), names, **attrs))
+        return names[0] if outputs == 1 else names
+
+    def const(name: str, value: np.ndarray) -> str:
+        constants.append(numpy_helper.from_array(value, name))
+        return name
+
+    def norm(x: str, module: str) -> str:
+        return op("LayerNormalization", x, module + ".weight", module + ".bias", axis=-1, epsilon=eps)
+
+    def linear(x: str, module: str) -> str:  # x @ W.T + b on (rows, features), W as stored: (out, in)
+        return op("Gemm", x, module + ".weight", module + ".bias", transB=1)
+
+    const("rows", np.array([-1], np.int64))
+    const("heads", np.array([3, heads, hidden // heads], np.int64))
+    const("features", np.array([hidden], np.int64))
+    const("axis0", np.array([0], np.int64))
+    const("context", np.array([-1, hidden], np.int64))
+    const("scale", np.array(1 / math.sqrt(hidden // heads), np.float32))
+    batch_length = op("Shape", "token_type_ids")
+    qkv_shape = op("Concat", batch_length, "heads", axis=0)  # (batch, length, 3, heads, head size)
+
+    def gather(table: str, ids: str) -> str:
+        return op("Gather", f"embeddings.{table}.weight", op("Reshape", ids, "rows"))
+
+    x = op("Add", op("Add", op("Reshape", "inputs_embeds", "context"), gather("token_type_embeddings",
+                                                                               "token_type_ids")),
+           gather("position_embeddings", "position_ids"))
+    x = norm(x, "embeddings.LayerNorm")  # (rows, hidden) from here on
+    for i in range(config.num_hidden_layers):
+        p = f"encoder.layer.{i}."
+        names = [p + f"attention.self.{t}" for t in ("query", "key", "value")]
+        weight = op("Concat", *(n + ".weight" for n in names), axis=0)  # constant: folded at load
+        bias = op("Concat", *(n + ".bias" for n in names), axis=0)
+        qkv = op("Gemm", norm(x, p + "attention.LayerNorm"), weight, bias, transB=1)
+        qkv = op("Transpose", op("Reshape", qkv, qkv_shape), perm=[2, 0, 3, 1, 4])  # (3, B, heads, L, D)
+        q, k, v = (op("Squeeze", t, "axis0") for t in op("Split", qkv, axis=0, num_outputs=3, outputs=3))
+        scores = op("MatMul", op("Mul", q, "scale"), op("Transpose", k, perm=[0, 1, 3, 2]))
+        context = op("MatMul", op("Softmax", scores, axis=-1), v)
+        context = op("Reshape", op("Transpose", context, perm=[0, 2, 1, 3]), "context")  # (rows, hidden)
+        x = op("Add", x, linear(context, p + "attention.output.dense"))
+        inner = linear(norm(x, p + "intermediate.LayerNorm"), p + "intermediate.dense")
+        inner = op("Mul", inner, op("Sigmoid", inner)) if act == "Silu" else op(act, inner, **act_attrs)
+        x = op("Add", x, linear(inner, p + "output.dense"))
+    states = op("Reshape", norm(x, "LayerNorm"), op("Concat", batch_length, "features", axis=0),
+                name="last_hidden_state")
+    outputs = [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "length", hidden])]
+    if pooled:
+        first = op("Gather", states, const("first", np.array(0, np.int64)), axis=1)  # token 0: (batch, hidden)
+        op("Tanh", linear(first, "pooler.dense"), name="pooler_output")
+        outputs.append(helper.make_tensor_value_info("pooler_output", TensorProto.FLOAT, ["batch", hidden]))
+    inputs = [helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, ["batch", "length", hidden])]
+    inputs += [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "length"])
+               for n in ("token_type_ids", "position_ids")]
+    placeholders = [_external(name, t) for name, t in params.items()]
+    g = helper.make_graph(nodes, "roberta_prelayernorm", inputs, outputs, constants + placeholders)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
+def _external(name: str, t: Tensor) -> Any:
+    """An initializer that names its data as external: the session is handed the tensor's memory."""
+    from onnx import TensorProto
+
+    p = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(t.shape), data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", "parameters"), ("offset", "0"), ("length", str(t.numel() * 4))):
+        entry = p.external_data.add()
+        entry.key, entry.value = key, value
+    return p
+
+
+# ------------------------------------------------------------------------------------------ the session
+class Session:
+    """An ONNX Runtime session on the model's parameters, and what tells whether it still holds them: the
+    modules it was made for, their parameters' storages and version counters, and sampled values (as
+    :func:`kernels.products` checks its packs)."""
+
+    def __init__(self, config: Any, modules: tuple[nn.Module, ...], params: dict[str, Tensor], pooled: bool,
+                 threads: int) -> None:
+        import onnxruntime as ort
+
+        self.modules, self.threads = tuple(map(id, modules)), threads
+        # (module, key) of each parameter, to read them again before each run without walking the names
+        owners = {id(t): m for m in modules for t in m._parameters.values() if t is not None}
+        self.slots = [(owners[id(t)], name.rsplit(".", 1)[1]) for name, t in params.items()]
+        tensors = list(params.values())
+        self.stamp = _stamp(tensors)
+        views = kernels.sample_views(tensors)  # (None only for a non-contiguous one: never taken here)
+        self.runs = [v for v in views if v.dim() == 2 and v.shape[1] == kernels.RUN]  # compared as one
+        self.whole = [v for v in views if v.dim() != 2 or v.shape[1] != kernels.RUN]  # (small tensors)
+        self.saved = torch.cat(self.runs) if self.runs else None
+        self.saved_whole = [v.clone() for v in self.whole]
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        # its threads spin while it runs (an 8-token text took 1.3x longer without) and stop when it returns,
+        # so that they leave the cores to torch's (the pooler in torch after it: 41.1 against 36.1 ms)
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+        values = [ort.OrtValue.ortvalue_from_numpy(t.detach().numpy()) for t in tensors]
+        options.add_external_initializers(list(params), values)
+        self.session = ort.InferenceSession(graph(config, params, pooled).SerializeToString(), options,
+                                            providers=["CPUExecutionProvider"])
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def holds(self, modules: tuple[nn.Module, ...], threads: int) -> bool:
+        """Whether the session still computes what ``modules`` (the model's, as they are now) compute."""
+        if threads != self.threads or tuple(map(id, modules)) != self.modules:
+            return False
+        tensors = [m._parameters.get(key) for m, key in self.slots]
+        return (all(t is not None for t in tensors) and _stamp(tensors) == self.stamp
+                and (self.saved is None or torch.equal(torch.cat(self.runs), self.saved))
+                and all(torch.equal(v, s) for v, s in zip(self.whole, self.saved_whole)))
+
+    def run(self, inputs_embeds: np.ndarray, token_type_ids: Tensor, position_ids: Tensor) -> list[Tensor]:
+        feed = {k: np.ascontiguousarray(v.to(torch.int64).numpy())
+                for k, v in (("token_type_ids", token_type_ids), ("position_ids", position_ids))}
+        out = self.session.run(self.outputs, {"inputs_embeds": inputs_embeds, **feed})
+        return [torch.from_numpy(o) for o in out]
+
+
+def _stamp(tensors: list[Tensor]) -> tuple:
+    return tuple((t.data_ptr(), t._version) for t in tensors)
+
+
+_SESSIONS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # base model → its Session, or None once one failed
+
+
+def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor,
+        position_ids: Tensor) -> tuple[Tensor, Tensor | None] | None:
+    """``(last_hidden_state, pooler_output)`` of the base ``model`` through its session (made or remade
+    here), or None where the engine does not apply to this model now (the torch fast path runs then): the
+    caller has checked the inputs (ids or embeddings, without padding) and that autograd is off."""
+    config, given = model.config, input_ids if input_ids is not None else inputs_embeds
+    if (config.hidden_act not in ACTIVATIONS or config.is_decoder or given.device.type != "cpu"
+            or torch.is_autocast_enabled("cpu") or _SESSIONS.get(model, False) is None):
+        return None
+    if inputs_embeds is None:
+        table = model.embeddings.word_embeddings
+        weight = table.weight if type(table) is nn.Embedding else None
+        if weight is None or weight.dtype != torch.float32 or weight.device.type != "cpu":
+            return None
+        inputs_embeds = weight.detach().numpy()[input_ids.numpy()]  # (in NumPy: no torch threads woken)
+    elif inputs_embeds.dtype == torch.float32:
+        inputs_embeds = np.ascontiguousarray(inputs_embeds.detach().numpy())
+    else:
+        return None
+    modules = kernels.inference_modules(model)  # None in training mode (dropout) or with forward hooks
+    if modules is None:
+        return None
+    threads = torch.get_num_threads()
+    session = _SESSIONS.get(model)
+    if session is None or not session.holds(modules, threads):
+        _SESSIONS.pop(model, None)  # the old session's packs go before the new ones are made
+        params = _parameters(model)
+        if params is None:
+            return None
+        try:
+            session = _SESSIONS[model] = Session(config, modules, params, model.pooler is not None, threads)
+        except Exception as e:  # onnxruntime's own failure (the inputs are ours): say so, then run torch's path
+            _SESSIONS[model] = None
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            warnings.warn(f"the onnxruntime engine could not be made ({type(e).__name__}: {reason[:200]}); "
+                          "the torch fast path runs instead", RuntimeWarning, stacklevel=4)
+            return None
+    out = session.run(inputs_embeds, token_type_ids, position_ids)
+    return out[0], (out[1] if len(out) > 1 else None)
+
+
+def release(model: nn.Module) -> None:
+    """Drop the sessions of ``model`` and of every base model in it."""
+    for module in model.modules():
+        _SESSIONS.pop(module, None)

@@ -1,0 +1,231 @@
+"""``set_fast_path(True, engine="onnxruntime")``: batches without padding run their whole forward in one ONNX
+Runtime session on the model's own parameters (``roberta_prelayernorm.torch.ort_engine``). It gives the
+reference's numbers, runs only where it computes what the model would, and never runs stale weights."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from model_helpers import batch, reference_model
+
+import roberta_prelayernorm as rp
+from roberta_prelayernorm.torch import kernels, modeling, ort_engine
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+pytestmark = pytest.mark.onnx
+ATOL = 1e-5
+
+
+def pair(tmp_path: Path, head: str = "RobertaPreLayerNormModel", **config: object
+         ) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The reference model and ours on its weights, ours on the onnxruntime engine."""
+    ref = reference_model(head, **config)
+    ref.save_pretrained(tmp_path)
+    ours = getattr(rp, head).from_pretrained(tmp_path).eval()
+    ours.set_fast_path(True, engine="onnxruntime")
+    return ref, ours
+
+
+@pytest.fixture
+def torch_path_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The torch encoder raises: what passes ran in onnxruntime."""
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the torch encoder ran")
+    monkeypatch.setattr(modeling.RobertaPreLayerNormEncoder, "forward", fail)
+
+
+@pytest.fixture
+def engine_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session raises: what passes ran torch's path."""
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the onnxruntime engine ran")
+    monkeypatch.setattr(ort_engine.Session, "run", fail)
+
+
+def ids_of(batch_size: int, length: int, seed: int = 0) -> torch.Tensor:
+    ids, _ = batch(batch_size, length, seed=seed)
+    ids[:, 1:-1] = ids[:, 1:-1].clamp(min=3)  # no padding id inside
+    ids[:, -1] = 2
+    return ids
+
+
+@pytest.mark.parametrize("act", ["gelu", "relu", "silu", "gelu_new"])
+def test_engine_gives_the_reference_numbers(tmp_path: Path, act: str, torch_path_fails: None) -> None:
+    ref, ours = pair(tmp_path, hidden_act=act)
+    for ids in (ids_of(1, 7), ids_of(3, 9, seed=1)):
+        types = (torch.arange(ids.numel()).view(ids.shape) % 2)
+        with torch.inference_mode():
+            want, got = ref(ids, token_type_ids=types), ours(ids, token_type_ids=types)
+        assert torch.allclose(got.last_hidden_state, want.last_hidden_state, atol=ATOL, rtol=0)
+        assert torch.allclose(got.pooler_output, want.pooler_output, atol=ATOL, rtol=0)
+        assert got.last_hidden_state.dtype == torch.float32 and got.pooler_output.shape == want.pooler_output.shape
+        with torch.inference_mode():  # embeddings given: the same graph
+            got = ours(inputs_embeds=ours.get_input_embeddings()(ids), token_type_ids=types)
+        assert torch.allclose(got.last_hidden_state, want.last_hidden_state, atol=ATOL, rtol=0)
+    assert isinstance(ort_engine._SESSIONS.get(ours), ort_engine.Session)
+
+
+@pytest.mark.parametrize("head", ["RobertaPreLayerNormForMaskedLM", "RobertaPreLayerNormForSequenceClassification",
+                                  "RobertaPreLayerNormForQuestionAnswering"])
+def test_heads_read_the_engines_states(tmp_path: Path, head: str, torch_path_fails: None) -> None:
+    ref, ours = pair(tmp_path, head)
+    ids = ids_of(2, 8)
+    with torch.inference_mode():
+        want, got = ref(ids), ours(ids)
+    for field in ("logits", "start_logits", "end_logits"):
+        if field in want:
+            assert torch.allclose(got[field], want[field], atol=ATOL, rtol=0), field
+    assert isinstance(ort_engine._SESSIONS.get(ours.base_model), ort_engine.Session)
+
+
+def test_torch_path_runs_where_the_engine_does_not_apply(tmp_path: Path, engine_fails: None) -> None:
+    """Padding, extra outputs, autograd, training mode, forward hooks, another dtype."""
+    ref, ours = pair(tmp_path, hidden_dropout_prob=0.1)
+    ids, mask = batch(3, 9)
+    dense = ids_of(2, 9)
+
+    def same(**kwargs: object) -> None:
+        with torch.no_grad():
+            want, got = ref(**kwargs), ours(**kwargs)
+        real = kwargs.get("attention_mask", torch.ones(kwargs["input_ids"].shape)).bool()
+        assert torch.allclose(got.last_hidden_state[real], want.last_hidden_state[real], atol=ATOL, rtol=0)
+
+    with torch.inference_mode():
+        same(input_ids=ids, attention_mask=mask)  # padded
+        got = ours(dense, output_hidden_states=True)
+        assert len(got.hidden_states) == ours.config.num_hidden_layers + 1
+    out = ours(dense)  # autograd on
+    out.last_hidden_state.sum().backward()
+    assert ours.embeddings.word_embeddings.weight.grad is not None
+    handle = ours.encoder.layer[0].output.dense.register_forward_hook(lambda m, i, o: None)
+    with torch.inference_mode():
+        same(input_ids=dense)
+    handle.remove()
+    ours.train()  # dropout
+    with torch.inference_mode():
+        a, b = ours(dense).last_hidden_state, ours(dense).last_hidden_state
+    assert not torch.equal(a, b)
+    ours.eval().to(torch.bfloat16)
+    with torch.inference_mode():
+        got = ours(dense).last_hidden_state
+    assert got.dtype == torch.bfloat16
+    assert ort_engine._SESSIONS.get(ours) is None
+
+
+def test_a_changed_or_replaced_weight_makes_a_new_session(tmp_path: Path, torch_path_fails: None) -> None:
+    """An optimizer's in-place step, a write through ``.data``, a replaced module, a replaced parameter and
+    another thread count each remake the session; ``kernels.release`` drops it. The word embeddings are
+    read before each run, not held by the session: a change to them is seen without a new session."""
+    ref, ours = pair(tmp_path)
+    ids = ids_of(2, 7)
+
+    def check() -> ort_engine.Session:
+        with torch.inference_mode():
+            got, want = ours(ids).last_hidden_state, ref(ids).last_hidden_state
+        assert torch.allclose(got, want, atol=ATOL, rtol=0)
+        return ort_engine._SESSIONS[ours]
+
+    first = check()
+    assert check() is first  # kept while nothing changes
+    changes = [
+        lambda m: m.encoder.layer[1].output.dense.weight,
+        lambda m: m.encoder.layer[0].attention.self.key.bias,
+        lambda m: m.embeddings.position_embeddings.weight,
+        lambda m: m.LayerNorm.weight,
+    ]
+    with torch.no_grad():
+        for i, at in enumerate(changes):
+            delta = torch.randn(at(ours).shape, generator=torch.Generator().manual_seed(i))
+            at(ours).add_(delta), at(ref).add_(delta)  # through the tensor API (the version counter moves)
+            before = ort_engine._SESSIONS[ours]
+            assert check() is not before
+            at(ours).data.copy_(at(ours) * 1.5), at(ref).data.copy_(at(ref) * 1.5)  # through .data
+            before = ort_engine._SESSIONS[ours]
+            assert check() is not before
+        kept = ort_engine._SESSIONS[ours]
+        for at in (lambda m: m.embeddings.word_embeddings.weight.add_(0.5),
+                   lambda m: m.embeddings.word_embeddings.weight.data.mul_(1.5)):
+            at(ours), at(ref)
+            assert check() is kept
+        new = torch.nn.Linear(32, 32).eval()  # (a new module is in training mode: that runs torch)
+        ours.encoder.layer[0].attention.output.dense = new
+        ref.encoder.layer[0].attention.output.dense = copy.deepcopy(new)
+        before = ort_engine._SESSIONS[ours]
+        assert check() is not before
+        weight = torch.nn.Parameter(torch.randn(37, 32))
+        ours.encoder.layer[1].intermediate.dense.weight = weight
+        ref.encoder.layer[1].intermediate.dense.weight = torch.nn.Parameter(weight.clone())
+        before = ort_engine._SESSIONS[ours]
+        assert check() is not before
+    threads = torch.get_num_threads()
+    before = ort_engine._SESSIONS[ours]
+    try:
+        torch.set_num_threads(1 if threads > 1 else 2)
+        session = check()
+        assert session is not before and session.threads == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(threads)
+    kernels.release(ours)
+    assert ours not in ort_engine._SESSIONS
+
+
+def test_a_module_the_graph_does_not_compute_runs_torch(tmp_path: Path, engine_fails: None) -> None:
+    """A wrapped linear layer (an adapter, say) is not an ``nn.Linear``: the model's own modules run."""
+    ref, ours = pair(tmp_path)
+
+    class Scaled(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Linear) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x) * 2
+
+    layer = ours.encoder.layer[0].intermediate
+    layer.dense = Scaled(layer.dense)
+    ref_layer = ref.encoder.layer[0].intermediate
+    ref_layer.dense = Scaled(ref_layer.dense)
+    ids = ids_of(1, 6)
+    with torch.inference_mode():
+        assert torch.allclose(ours(ids).last_hidden_state, ref(ids).last_hidden_state, atol=ATOL, rtol=0)
+
+
+def test_set_fast_path_names_a_bad_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ours = pair(tmp_path)
+    with pytest.raises(ValueError, match="unknown engine 'tensorrt'"):
+        ours.set_fast_path(True, engine="tensorrt")
+    with pytest.raises(ValueError, match="choose one"):
+        ours.set_fast_path(True, compiled=True, engine="onnxruntime")
+    with pytest.raises(ValueError, match="onnxruntime engine is part of the fast path"):
+        ours.set_fast_path(False, engine="onnxruntime")
+    from roberta_prelayernorm.torch.precision import to_precision
+
+    quantized = to_precision(copy.deepcopy(ours), "int8")
+    assert quantized.base_model.fast_engine == "torch"  # quantising turns the engine off
+    with pytest.raises(ValueError, match="int8"):
+        quantized.set_fast_path(True, engine="onnxruntime")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"onnxruntime is missing.*\[onnx\]"):
+        ours.set_fast_path(True, engine="onnxruntime")
+    assert ours.base_model.fast_engine == "onnxruntime"  # (set by the first call: unchanged by the failed ones)
+
+
+def test_a_session_that_cannot_be_made_warns_and_runs_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ref, ours = pair(tmp_path)
+    import onnxruntime
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no kernel for this CPU")
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    ids = ids_of(1, 5)
+    with torch.inference_mode(), pytest.warns(RuntimeWarning, match="no kernel for this CPU"):
+        got = ours(ids).last_hidden_state
+    with torch.inference_mode():
+        assert torch.allclose(got, ref(ids).last_hidden_state, atol=ATOL, rtol=0)
+        ours(ids)  # no second attempt, no second warning
+    assert ort_engine._SESSIONS[ours] is None
