@@ -129,10 +129,8 @@ def graph(config: Any, params: dict[str, Tensor], pooled: bool) -> Any:
     def gather(table: str, ids: str) -> str:
         return op("Gather", f"embeddings.{table}.weight", op("Reshape", ids, "rows"))
 
-    x = op("Add", op("Add", op("Reshape", "inputs_embeds", "context"), gather("token_type_embeddings",
-                                                                               "token_type_ids")),
-           gather("position_embeddings", "position_ids"))
-    x = norm(x, "embeddings.LayerNorm")  # (rows, hidden) from here on
+    x = op("Add", op("Reshape", "inputs_embeds", "context"), gather("token_type_embeddings", "token_type_ids"))
+    x = norm(op("Add", x, gather("position_embeddings", "position_ids")), "embeddings.LayerNorm")  # (rows, hidden)
     for i in range(config.num_hidden_layers):
         p = f"encoder.layer.{i}."
         names = [p + f"attention.self.{t}" for t in ("query", "key", "value")]
@@ -164,7 +162,7 @@ def graph(config: Any, params: dict[str, Tensor], pooled: bool) -> Any:
 
 
 def _external(name: str, t: Tensor) -> Any:
-    """An initializer that names its data as external: the session is handed the tensor's memory."""
+    """An initializer whose data is external: the session is handed the tensor (and copies it)."""
     from onnx import TensorProto
 
     p = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(t.shape), data_location=TensorProto.EXTERNAL)
