@@ -237,15 +237,12 @@ def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None
     if (config.hidden_act not in ACTIVATIONS or config.is_decoder or given.device.type != "cpu"
             or torch.is_autocast_enabled("cpu") or _SESSIONS.get(model, False) is None):
         return None
-    if inputs_embeds is None:
+    if inputs_embeds is None:  # the rows are looked up before the run: a plain fp32 table on the CPU
         table = model.embeddings.word_embeddings
         weight = table.weight if type(table) is nn.Embedding else None
         if weight is None or weight.dtype != torch.float32 or weight.device.type != "cpu":
             return None
-        inputs_embeds = weight.detach().numpy()[input_ids.numpy()]  # (in NumPy: no torch threads woken)
-    elif inputs_embeds.dtype == torch.float32:
-        inputs_embeds = np.ascontiguousarray(inputs_embeds.detach().numpy())
-    else:
+    elif inputs_embeds.dtype != torch.float32:
         return None
     modules = kernels.inference_modules(model)  # None in training mode (dropout) or with forward hooks
     if modules is None:
@@ -265,7 +262,11 @@ def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None
             warnings.warn(f"the onnxruntime engine could not be made ({type(e).__name__}: {reason[:200]}); "
                           "the torch fast path runs instead", RuntimeWarning, stacklevel=4)
             return None
-    out = session.run(inputs_embeds, token_type_ids, position_ids)
+    if inputs_embeds is None:
+        embeds = weight.detach().numpy()[input_ids.numpy()]  # (in NumPy: no torch threads woken)
+    else:
+        embeds = np.ascontiguousarray(inputs_embeds.detach().numpy())
+    out = session.run(embeds, token_type_ids, position_ids)
     return out[0], (out[1] if len(out) > 1 else None)
 
 

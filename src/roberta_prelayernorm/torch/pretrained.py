@@ -151,8 +151,9 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         also runs the layers of inputs without padding (one text, or texts of one length) through
         ``torch.compile`` in inference (no autograd): the first such call compiles for some seconds;
         later ones fuse LayerNorm and the attention's reshaping around the packed products.
-        ``engine="onnxruntime"`` runs such inputs' whole forward (given as ids, in fp32 on a CPU) in one
-        ONNX Runtime session on the model's parameters instead (:mod:`roberta_prelayernorm.torch.ort_engine`).
+        ``engine="onnxruntime"`` runs such inputs' whole forward (ids or embeddings, in fp32 on a CPU, in
+        inference) in one ONNX Runtime session on the model's parameters instead
+        (:mod:`roberta_prelayernorm.torch.ort_engine`).
         """
         if not isinstance(enabled, bool) or not isinstance(compiled, bool):
             raise TypeError(f"set_fast_path takes bools, not {enabled!r} and compiled={compiled!r}")
