@@ -14,7 +14,7 @@ the same pause; see ``common.interleaved_times``):
 
 Ours: ``ours`` as it comes; ``ours-compiled``, the same model with ``set_fast_path(True, compiled=True)``
 (inputs without padding run compiled layers; padded batches are the same as ``ours``); ``ours-onnxruntime``
-(fp32), with ``set_fast_path(True, engine="onnxruntime")`` (inputs without padding run their whole forward in
+(fp32 and int8), with ``set_fast_path(True, engine="onnxruntime")`` (inputs without padding run their whole forward in
 one ONNX Runtime session on the model's parameters; padded batches are the same as ``ours``). The first call
 of every engine on each input mix is timed apart (``first_call_s``: the compiled engines compile there, ours
 on onnxruntime makes its session).
@@ -129,6 +129,8 @@ def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted:
             runs["onnxruntime-int8"] = onnx_int8_session(folder, threads)
         quantized = to_precision(copy.deepcopy(ours.float()), "int8")  # (eager: int8 is never compiled)
         runs["ours"] = ours_run(quantized, compiled=False)
+        if "ours-onnxruntime" in wanted:
+            runs["ours-onnxruntime"] = ours_run(quantized, compiled=False, engine="onnxruntime")
         return runs
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     ref.to(dtype), ours.to(dtype)

@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.weak import WeakIdKeyDictionary
 
 from . import kernels
+from .precision import Int8Linear, full_range_int8
 
 Tensor = torch.Tensor
 OPSET = 20  # Gelu is an ONNX operator from 20 on (onnxruntime >= 1.17)
@@ -60,11 +61,12 @@ def require_onnxruntime() -> None:
 
 
 # ------------------------------------------------------------------------------------------ the graph
-def _parameters(model: nn.Module) -> dict[str, Tensor] | None:
-    """The parameters the graph reads, by checkpoint name (relative to the base model), or None where a
-    module is not the plain one the graph computes (quantised, adapted, a custom LayerNorm). The word
-    embeddings are not among them: their rows are looked up before the graph runs (the session would copy
-    the whole table: 154 MB at base size)."""
+def _parameters(model: nn.Module) -> tuple[dict[str, Tensor], dict[str, nn.Module]] | None:
+    """The float parameters the graph reads, by checkpoint name (relative to the base model), and its int8
+    linear modules by name (an int8 model's, :func:`~roberta_prelayernorm.torch.precision.to_precision`);
+    None where a module is not the plain one the graph computes (adapted, a custom LayerNorm, half
+    precision). The word embeddings are not among them: their rows are looked up before the graph runs
+    (the session would copy the whole table: 154 MB at base size)."""
     config = model.config
     expected = {"embeddings.position_embeddings": nn.Embedding,
                 "embeddings.token_type_embeddings": nn.Embedding, "embeddings.LayerNorm": nn.LayerNorm,
@@ -78,9 +80,12 @@ def _parameters(model: nn.Module) -> dict[str, Tensor] | None:
     if model.pooler is not None:
         expected["pooler.dense"] = nn.Linear
     modules = dict(model.named_modules())
-    params = {}
+    params, quantized = {}, {}
     for name, kind in expected.items():
         module = modules.get(name)
+        if kind is nn.Linear and Int8Linear is not None and type(module) is Int8Linear:
+            quantized[name] = module
+            continue
         if type(module) is not kind:
             return None
         for key in ("weight",) if kind is nn.Embedding else ("weight", "bias"):
@@ -88,14 +93,37 @@ def _parameters(model: nn.Module) -> dict[str, Tensor] | None:
             if t is None or t.dtype != torch.float32 or t.device.type != "cpu" or not t.is_contiguous():
                 return None
             params[f"{name}.{key}"] = t
-    return params
+    if quantized and len(quantized) != sum(kind is nn.Linear for kind in expected.values()):
+        return None  # (some linear layers int8, others not: not a model to_precision made)
+    return params, quantized
 
 
-def graph(config: Any, params: dict[str, Tensor], pooled: bool) -> Any:
+def _int8_initializers(name: str, module: nn.Module) -> dict[str, np.ndarray]:
+    """The initializers of ``DynamicQuantizeMatMul`` for an int8 linear layer: its weights transposed to
+    (in, out), their per-output-channel scales and zero points, and the float bias. Without VNNI the
+    weights are shifted to uint8 (zero point + 128: the same values), since MLAS's int8 x int8 kernel on
+    AVX2 sums pairs in 16 bits and can saturate where its uint8 x uint8 kernel cannot."""
+    weight = module.weight()  # (out, in), quantised per output channel (or per tensor)
+    if weight.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+        scales = torch.full((weight.shape[0],), weight.q_scale(), dtype=torch.float64)
+        zeros = torch.full((weight.shape[0],), weight.q_zero_point(), dtype=torch.int64)
+    else:
+        scales, zeros = weight.q_per_channel_scales(), weight.q_per_channel_zero_points()
+    values, zeros = weight.int_repr().t().contiguous().numpy(), zeros.numpy()
+    if not full_range_int8():
+        values, zeros = (values.astype(np.int16) + 128).astype(np.uint8), (zeros + 128).astype(np.uint8)
+    bias = module.bias()
+    bias = np.zeros(weight.shape[0], np.float32) if bias is None else bias.detach().float().numpy()
+    return {f"{name}.weight": values, f"{name}.weight_scale": scales.float().numpy(),
+            f"{name}.weight_zero_point": zeros.astype(values.dtype), f"{name}.bias": bias}
+
+
+def graph(config: Any, values: dict[str, np.ndarray], quantized: set[str], pooled: bool) -> Any:
     """The ONNX model of the forward: inputs ``inputs_embeds`` (float32, (batch, length, hidden)),
     ``token_type_ids`` and ``position_ids`` (int64, (batch, length)), outputs ``last_hidden_state`` (and
-    ``pooler_output``). ``params`` are declared as external initializers (their values are handed to the
-    session, not stored in the graph)."""
+    ``pooler_output``). ``values`` are declared as external initializers (handed to the session, not
+    stored in the graph); the linear layers named in ``quantized`` are int8 (``DynamicQuantizeMatMul``:
+    the input quantised to uint8 per tensor on the fly, as torch's dynamic quantisation does)."""
     from onnx import TensorProto, helper, numpy_helper
 
     hidden, heads = config.hidden_size, config.num_attention_heads
@@ -114,8 +142,15 @@ def graph(config: Any, params: dict[str, Tensor], pooled: bool) -> Any:
     def norm(x: str, module: str) -> str:
         return op("LayerNormalization", x, module + ".weight", module + ".bias", axis=-1, epsilon=eps)
 
-    def linear(x: str, module: str) -> str:  # x @ W.T + b on (rows, features), W as stored: (out, in)
-        return op("Gemm", x, module + ".weight", module + ".bias", transB=1)
+    def linear(x: str, *modules: str) -> str:  # x @ W.T + b on (rows, features); several: one joined product
+        def joined(key: str, axis: int = 0) -> str:  # (a constant: folded at load)
+            return op("Concat", *(m + key for m in modules), axis=axis) if len(modules) > 1 else modules[0] + key
+
+        if modules[0] in quantized:  # W as (in, out) int8 with per-column scales (and zero points, if not 0)
+            zeros = joined(".weight_zero_point") if modules[0] + ".weight_zero_point" in values else ""
+            return op("DynamicQuantizeMatMul", x, joined(".weight", axis=1), joined(".weight_scale"), zeros,
+                      joined(".bias"), domain="com.microsoft")
+        return op("Gemm", x, joined(".weight"), joined(".bias"), transB=1)  # W as stored: (out, in)
 
     const("rows", np.array([-1], np.int64))
     const("heads", np.array([3, heads, hidden // heads], np.int64))
@@ -134,9 +169,7 @@ def graph(config: Any, params: dict[str, Tensor], pooled: bool) -> Any:
     for i in range(config.num_hidden_layers):
         p = f"encoder.layer.{i}."
         names = [p + f"attention.self.{t}" for t in ("query", "key", "value")]
-        weight = op("Concat", *(n + ".weight" for n in names), axis=0)  # constant: folded at load
-        bias = op("Concat", *(n + ".bias" for n in names), axis=0)
-        qkv = op("Gemm", norm(x, p + "attention.LayerNorm"), weight, bias, transB=1)
+        qkv = linear(norm(x, p + "attention.LayerNorm"), *names)
         qkv = op("Transpose", op("Reshape", qkv, qkv_shape), perm=[2, 0, 3, 1, 4])  # (3, B, heads, L, D)
         q, k, v = (op("Squeeze", t, "axis0") for t in op("Split", qkv, axis=0, num_outputs=3, outputs=3))
         scores = op("MatMul", op("Mul", q, "scale"), op("Transpose", k, perm=[0, 1, 3, 2]))
@@ -156,19 +189,20 @@ def graph(config: Any, params: dict[str, Tensor], pooled: bool) -> Any:
     inputs = [helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, ["batch", "length", hidden])]
     inputs += [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "length"])
                for n in ("token_type_ids", "position_ids")]
-    placeholders = [_external(name, t) for name, t in params.items()]
+    placeholders = [_external(name, v) for name, v in values.items()]
     g = helper.make_graph(nodes, "roberta_prelayernorm", inputs, outputs, constants + placeholders)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)])
 
 
-def _external(name: str, t: Tensor) -> Any:
-    """An initializer whose data is external: the session is handed the tensor (and copies it)."""
-    from onnx import TensorProto
+def _external(name: str, value: np.ndarray) -> Any:
+    """An initializer whose data is external: the session is handed the array (and copies it)."""
+    from onnx import TensorProto, helper
 
-    p = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(t.shape), data_location=TensorProto.EXTERNAL)
-    for key, value in (("location", "parameters"), ("offset", "0"), ("length", str(t.numel() * 4))):
+    p = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(value.dtype), dims=list(value.shape),
+                    data_location=TensorProto.EXTERNAL)
+    for key, v in (("location", "parameters"), ("offset", "0"), ("length", str(value.nbytes))):
         entry = p.external_data.add()
-        entry.key, entry.value = key, value
+        entry.key, entry.value = key, v
     return p
 
 
@@ -176,13 +210,15 @@ def _external(name: str, t: Tensor) -> Any:
 class Session:
     """An ONNX Runtime session on the model's parameters, and what tells whether it still holds them: the
     modules it was made for, their parameters' storages and version counters, and sampled values (as
-    :func:`kernels.products` checks its packs)."""
+    :func:`kernels.products` checks its packs); for int8 layers, their packed weights (replaced, never
+    changed in place, by ``set_weight_bias``)."""
 
-    def __init__(self, config: Any, modules: tuple[nn.Module, ...], params: dict[str, Tensor], pooled: bool,
-                 threads: int) -> None:
+    def __init__(self, config: Any, modules: tuple[nn.Module, ...], params: dict[str, Tensor],
+                 quantized: dict[str, nn.Module], pooled: bool, threads: int) -> None:
         import onnxruntime as ort
 
         self.modules, self.threads = tuple(map(id, modules)), threads
+        self.quantized = [(m._packed_params, m._packed_params._packed_params) for m in quantized.values()]
         # (module, key) of each parameter, to read them again before each run without walking the names
         owners = {id(t): m for m in modules for t in m._parameters.values() if t is not None}
         self.slots = [(owners[id(t)], name.rsplit(".", 1)[1]) for name, t in params.items()]
@@ -199,10 +235,16 @@ class Session:
         # its threads spin while it runs (an 8-token text took 1.3x longer without) and stop when it returns,
         # so that they leave the cores to torch's (the pooler in torch after it: 41.1 against 36.1 ms)
         options.add_session_config_entry("session.force_spinning_stop", "1")
-        values = [ort.OrtValue.ortvalue_from_numpy(t.detach().numpy()) for t in tensors]
-        options.add_external_initializers(list(params), values)
-        self.session = ort.InferenceSession(graph(config, params, pooled).SerializeToString(), options,
-                                            providers=["CPUExecutionProvider"])
+        values = {name: t.detach().numpy() for name, t in params.items()}
+        for name, module in quantized.items():
+            values.update(_int8_initializers(name, module))
+        zeros = [k for k in values if k.endswith(".weight_zero_point")]
+        if all(values[k].dtype == np.int8 and not values[k].any() for k in zeros):
+            for k in zeros:  # (symmetric int8, as to_precision makes: an all-zero zero point is left out)
+                del values[k]
+        options.add_external_initializers(list(values), [ort.OrtValue.ortvalue_from_numpy(v) for v in values.values()])
+        model = graph(config, values, set(quantized), pooled)
+        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def holds(self, modules: tuple[nn.Module, ...], threads: int) -> bool:
@@ -211,6 +253,7 @@ class Session:
             return False
         tensors = [m._parameters.get(key) for m, key in self.slots]
         return (all(t is not None for t in tensors) and _stamp(tensors) == self.stamp
+                and all(owner._packed_params is packed for owner, packed in self.quantized)
                 and (self.saved is None or torch.equal(torch.cat(self.runs), self.saved))
                 and all(torch.equal(v, s) for v, s in zip(self.whole, self.saved_whole)))
 
@@ -251,11 +294,11 @@ def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None
     session = _SESSIONS.get(model)
     if session is None or not session.holds(modules, threads):
         _SESSIONS.pop(model, None)  # the old session's packs go before the new ones are made
-        params = _parameters(model)
-        if params is None:
+        found = _parameters(model)
+        if found is None:
             return None
         try:
-            session = _SESSIONS[model] = Session(config, modules, params, model.pooler is not None, threads)
+            session = _SESSIONS[model] = Session(config, modules, *found, model.pooler is not None, threads)
         except Exception as e:  # onnxruntime's own failure (the inputs are ours): say so, then run torch's path
             _SESSIONS[model] = None
             reason = str(e).strip().splitlines()[0] if str(e).strip() else ""

@@ -264,19 +264,19 @@ def to_precision(model: M, precision: str | torch.dtype, *, device: str | torch.
     model.to(device=target, dtype=torch.float32 if name == "int8" else PRECISIONS[name])
     if name == "int8":
         quantize_dynamic, qconfig = _quantize_dynamic()
+        modes = {n: m.training for n, m in model.named_modules() if isinstance(m, nn.Linear)}
         with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao on each call
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*quantize_per_(tensor|channel).*")
             quantize_dynamic(model, {nn.Linear: qconfig}, dtype=torch.qint8, mapping={nn.Linear: Int8Linear},
                              inplace=True)
         reduce_range = not full_range_int8()
-        for module in model.modules():
+        for n, module in model.named_modules():
             if isinstance(module, Int8Linear):
                 module.reduce_range = reduce_range
+                module.train(modes.get(n, model.training))  # (torch makes them in training mode)
             if getattr(module, "compile_fast_path", False):  # compiled layers are for float weights
                 module.compile_fast_path = False
-            if getattr(module, "fast_engine", "torch") != "torch":  # (so is the onnxruntime engine)
-                module.fast_engine = "torch"
     return model
 
 

@@ -151,8 +151,8 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         also runs the layers of inputs without padding (one text, or texts of one length) through
         ``torch.compile`` in inference (no autograd): the first such call compiles for some seconds;
         later ones fuse LayerNorm and the attention's reshaping around the packed products.
-        ``engine="onnxruntime"`` runs such inputs' whole forward (ids or embeddings, in fp32 on a CPU, in
-        inference) in one ONNX Runtime session on the model's parameters instead
+        ``engine="onnxruntime"`` runs such inputs' whole forward (ids or embeddings, in fp32 or int8 on a
+        CPU, in inference) in one ONNX Runtime session on the model's parameters instead
         (:mod:`roberta_prelayernorm.torch.ort_engine`).
         """
         if not isinstance(enabled, bool) or not isinstance(compiled, bool):
@@ -166,9 +166,8 @@ class RobertaPreLayerNormPreTrainedModel(nn.Module):
         if compiled and engine != "torch":
             raise ValueError(f"set_fast_path(compiled=True, engine={engine!r}): the compiled layers are torch's; "
                              "choose one")
-        if (compiled or engine != "torch") and is_quantized(self):
-            option = "compiled=True" if compiled else f"engine={engine!r}"
-            raise ValueError(f"set_fast_path({option}) is for float models; this one is int8 "
+        if compiled and is_quantized(self):
+            raise ValueError("set_fast_path(compiled=True) is for float models; this one is int8 "
                              "(dynamically quantised) and runs eagerly")
         if engine == "onnxruntime":
             ort_engine.require_onnxruntime()
