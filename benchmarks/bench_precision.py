@@ -3,9 +3,11 @@
     python benchmarks/bench_precision.py [--sentences 64] [--repeats 3] [--threads 2] [--model FOLDER]
 
 For each precision (bf16 and fp16 with converted weights and with autocast, int8 dynamic quantisation),
-and for ONNX Runtime on its dynamic int8 quantisation (``quantize_dynamic``, int8 weights) of the
-reference's export with the same weights (``onnxruntime int8``, when onnxruntime and transformers are
-installed), it reports, against the same model in fp32 on the same inputs:
+the int8 model on our onnxruntime engine (``set_fast_path(True, engine="onnxruntime")``: each text alone,
+since the engine runs inputs without padding; bench_inference times it), and for ONNX Runtime on its
+dynamic int8 quantisation (``quantize_dynamic``, int8 weights) of the reference's export with the same
+weights (``onnxruntime int8``, when onnxruntime and transformers are installed), it reports, against the
+same model in fp32 on the same inputs:
   - MLM top-1 agreement: the share of <mask> positions whose most likely token is the same;
   - classification agreement: the share of texts whose argmax class is the same (sequence
     classification head, randomly initialised with a fixed seed: no fine-tuned head is at hand);
@@ -13,10 +15,10 @@ installed), it reports, against the same model in fp32 on the same inputs:
     and the largest |fp32 MLM logit| for scale;
   - speed: real tokens/s of encoder + classification head on one batch, interleaved with fp32.
 Models: RoBERTa-base size with random weights (random ids, 15% masked), and the bundled model at
-src/roberta_prelayernorm/models/default when it is there (template sentences through its tokenizer). Random weights give
-near-ties among 50k vocabulary logits, so their MLM agreement is a pessimistic bound: a trained
-model's top-1 has a wider margin. fp16 on a CPU without fp16 arithmetic runs emulated: its accuracy
-is that of fp16 anywhere, its speed is marked "emulated". Writes benchmarks/results/precision.json and
+src/roberta_prelayernorm/models/default when it is there (template sentences through its tokenizer).
+Random weights give near-ties among 50k vocabulary logits, so their MLM agreement is a pessimistic
+bound: a trained model's top-1 has a wider margin. fp16 on a CPU without fp16 arithmetic runs emulated:
+its accuracy is that of fp16 anywhere, its speed is marked "emulated". Writes benchmarks/results/precision.json and
 prints a markdown table.
 """
 
@@ -44,7 +46,8 @@ from roberta_prelayernorm.torch.precision import autocast, to_precision, unsuppo
 
 # (label, precision, how): "weights" converts the model, "autocast" keeps fp32 weights
 VARIANTS = [("fp32", "fp32", "weights"), ("bf16", "bf16", "weights"), ("bf16 autocast", "bf16", "autocast"),
-            ("fp16", "fp16", "weights"), ("fp16 autocast", "fp16", "autocast"), ("int8 dynamic", "int8", "weights")]
+            ("fp16", "fp16", "weights"), ("fp16 autocast", "fp16", "autocast"), ("int8 dynamic", "int8", "weights"),
+            ("int8 dynamic, onnxruntime engine", "int8", "engine")]
 BATCH = 16
 MASK_RATE = 0.15
 
@@ -160,6 +163,7 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
     """Every variant against fp32 on ``batches``; returns one row per variant."""
     runs: dict[str, tuple[torch.nn.Module, torch.nn.Module, Callable]] = {}
     notes: dict[str, str] = {}
+    one_by_one: set[str] = set()  # the engine runs inputs without padding: each text alone
     for label, precision, how in VARIANTS:
         reason = unsupported_reason(precision)
         if reason is not None and unsupported_reason(precision, allow_emulated=True) is not None:
@@ -169,6 +173,16 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
             notes[label] = "emulated"
         if how == "autocast":
             runs[label] = (mlm, head, lambda p=precision: autocast(p, allow_emulated=True))
+        elif how == "engine":
+            try:
+                model = to_precision(copy.deepcopy(mlm), precision)
+                model.set_fast_path(True, engine="onnxruntime")
+            except ImportError as e:
+                print(f"{name}: skipping {label}: {e}", file=sys.stderr)
+                continue
+            runs[label] = (model, to_precision(copy.deepcopy(head), precision), nullcontext)
+            one_by_one.add(label)
+            notes[label] = "texts one at a time"
         else:
             converted = [m if precision == "fp32" else to_precision(copy.deepcopy(m), precision, allow_emulated=True)
                          for m in (mlm, head)]
@@ -183,6 +197,12 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
         if label == ORT:
             return ort_int8[0](batch)
         model, cls, context = runs[label]
+        if label in one_by_one:  # each text's real tokens alone, the padding positions left 0
+            hidden = torch.zeros(*batch["input_ids"].shape, model.config.hidden_size)
+            for i, (ids, mask) in enumerate(zip(batch["input_ids"], batch["attention_mask"])):
+                n = int(mask.sum())
+                hidden[i, :n] = model.roberta_prelayernorm(input_ids=ids[None, :n]).last_hidden_state[0]
+            return hidden, cls(hidden)
         with context():
             hidden = model.roberta_prelayernorm(**batch).last_hidden_state
             return hidden, cls(hidden)
@@ -202,7 +222,7 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
             results[ORT] = {"mlm": torch.cat([ort_int8[1](b)[b["input_ids"] == mask_id] for b in batches]),
                             "cls": torch.cat([ort_int8[0](b)[1] for b in batches])}
         timing_batch = batches[0]
-        labels = list(runs) + ([ORT] if ort_int8 is not None else [])
+        labels = [label for label in runs if label not in one_by_one] + ([ORT] if ort_int8 is not None else [])
         times = interleaved({label.replace(" ", "-"): lambda label=label: classify(label, timing_batch)
                              for label in labels}, repeats, warmup=1)
         times = {label: times[label.replace(" ", "-")] for label in labels}
@@ -221,7 +241,8 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
             "cls_max_abs_logit_diff": (out["cls"] - reference["cls"]).abs().max().item(),
             "mlm_max_abs_logit_fp32": reference["mlm"].abs().max().item(),
             "masked_positions": len(reference["mlm"]), "texts": len(reference["cls"]),
-            "tokens_per_s": tokens / times[label], "speed_vs_fp32": times["fp32"] / times[label],
+            "tokens_per_s": tokens / times[label] if label in times else None,  # (bench_inference times the engine)
+            "speed_vs_fp32": times["fp32"] / times[label] if label in times else None,
             "weights_mb": weight_megabytes(model, cls) if model is not None and not label.endswith("autocast")
             else None,
             "note": notes.get(label, ""),
@@ -249,7 +270,8 @@ def table(rows: list[dict]) -> str:
              "max abs diff: class logits | speed vs fp32 | weights |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        speed = f"{r['speed_vs_fp32']:.2f}x" + (f" ({r['note']})" if r["note"] else "")
+        speed = "" if r["speed_vs_fp32"] is None else f"{r['speed_vs_fp32']:.2f}x"
+        speed += f" ({r['note']})" if r["note"] else ""
         size = (f"{r['weights_mb']:.0f} MB" if r["weights_mb"] is not None
                 else "(fp32)" if r["precision"].endswith("autocast") else "")
         lines.append(f"| {r['model']} | {r['precision']} | {r['mlm_top1_agreement']:.1%} | "

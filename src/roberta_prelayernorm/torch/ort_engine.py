@@ -8,12 +8,15 @@ library: one extra copy of the encoder's weights, as the oneDNN packs are (+351 
 word embeddings stay out of it: their rows are looked up in NumPy before each run. Query, key and value
 are one product.
 
-It runs in inference (no autograd) on a CPU, in float32, for a batch without padding (one text, or texts of
-one length) given as ids, when nothing but the final states (and the pooler's output) is asked for, and while
-no module of the model has forward hooks. Anything else runs the torch fast path. The session is made on the
-first such call (about a second for base size) and made again when a parameter changes: replaced, changed
-through the tensor API (storage and version counter), or through ``.data`` where a sampled value shows it
-(as the oneDNN packs are checked; :func:`roberta_prelayernorm.torch.kernels.release` drops the session too).
+It runs in inference (no autograd) on a CPU, in float32 or for a model ``to_precision(model, "int8")`` made
+(its int8 products ``DynamicQuantizeMatMul`` on the model's own int8 weights), for a batch without padding
+(one text, or texts of one length; ids or ``inputs_embeds``), when nothing but the final states (and the
+pooler's output) is asked for, and while no module of the model has forward hooks. Anything else runs the
+torch fast path.
+The session is made on the first such call (about a second for base size) and made again when a parameter
+changes: replaced, changed through the tensor API (storage and version counter), or through ``.data`` where
+a sampled value shows it (as the oneDNN packs are checked; :func:`roberta_prelayernorm.torch.kernels.release`
+drops the session too).
 
 Why: on CPUs without AVX-512 (an AMD EPYC Zen 3, 2 cores) MLAS's fp32 products at 8-32 rows took 0.68x-0.75x
 the time of oneDNN's, the best kernels torch carries; called per product from torch, the two libraries'
