@@ -315,6 +315,23 @@ def test_changed_weights_are_repacked() -> None:
                                    atol=ATOL, rtol=0)
 
 
+def test_inference_tensors_are_packed_and_followed() -> None:
+    """Weights made under ``torch.inference_mode`` (a model loaded, copied or converted there) have no version
+    counter: they pack all the same, and a write made there shows in the sampled values."""
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        single, group = torch.nn.Linear(16, 8), tuple(torch.nn.Linear(16, 8) for _ in range(3))
+        x = torch.randn(3, 16)
+        assert single.weight.is_inference()
+        for step in range(2):
+            torch.testing.assert_close(kernels.linear(single, x), single(x), atol=ATOL, rtol=0)
+            for y, m in zip(kernels.linears(group, x), group):
+                torch.testing.assert_close(y, m(x), atol=ATOL, rtol=0)
+            for p in (single.weight, group[1].weight, group[2].bias):
+                p.mul_(1.5)  # (in place: no counter moves)
+    assert kernels.pack_of((single,)) is not None
+
+
 def test_writes_through_data_are_seen() -> None:
     """``p.data`` is a tensor with a version counter of its own, so in-place writes through it leave the
     parameter's unchanged: the pack's sample of the values sees them (whole-tensor writes, as in weight
@@ -345,6 +362,26 @@ def test_a_model_averaged_through_data_runs_its_new_weights(monkeypatch: pytest.
         before = model(ids, mask).logits
         for p, q in zip(model.parameters(), other.parameters()):
             p.data.mul_(0.5).add_(q.data, alpha=0.5)
+        packed = model(ids, mask).logits
+        monkeypatch.setattr(kernels, "_ENABLED", False)
+        plain = model(ids, mask).logits
+    real = mask.bool()
+    assert (packed[real] - before[real]).abs().max() > 1e-2
+    torch.testing.assert_close(packed[real], plain[real], atol=ATOL, rtol=0)
+
+
+def test_a_model_made_under_inference_mode_runs_its_new_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model copied under ``torch.inference_mode`` (its parameters inference tensors), run packed, then
+    changed there in place."""
+    torch.manual_seed(0)
+    base = perturb(rp.RobertaPreLayerNormForMaskedLM(rp.RobertaPreLayerNormConfig(**tiny()))).eval()
+    ids, mask = batch(3, 9)
+    with torch.inference_mode():
+        model = copy.deepcopy(base)
+        assert next(model.parameters()).is_inference()
+        before = model(ids, mask).logits
+        for p in model.parameters():
+            p.mul_(1.25)
         packed = model(ids, mask).logits
         monkeypatch.setattr(kernels, "_ENABLED", False)
         plain = model(ids, mask).logits

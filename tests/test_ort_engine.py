@@ -175,6 +175,29 @@ def test_a_changed_or_replaced_weight_makes_a_new_session(tmp_path: Path, torch_
     assert ours not in ort_engine._SESSIONS
 
 
+def test_a_model_loaded_under_inference_mode_runs_and_follows_changes(tmp_path: Path, torch_path_fails: None
+                                                                        ) -> None:
+    """Parameters made under ``torch.inference_mode`` (a model loaded or converted there) have no version
+    counter: the engine runs on them all the same, in fp32 and int8, and a change made there in place
+    shows in the sampled values and makes a new session."""
+    ref, _ = pair(tmp_path)
+    ids = ids_of(2, 7)
+    with torch.inference_mode():
+        ours = rp.RobertaPreLayerNormModel.from_pretrained(tmp_path).eval()
+        assert ours.encoder.layer[1].output.dense.weight.is_inference()
+        ours.set_fast_path(True, engine="onnxruntime")
+        assert torch.allclose(ours(ids).last_hidden_state, ref(ids).last_hidden_state, atol=ATOL, rtol=0)
+        first = ort_engine._SESSIONS[ours]
+        for model in (ours, ref):
+            model.encoder.layer[1].output.dense.weight.mul_(1.5)
+        assert torch.allclose(ours(ids).last_hidden_state, ref(ids).last_hidden_state, atol=ATOL, rtol=0)
+        assert ort_engine._SESSIONS[ours] is not first
+        int8 = to_precision(copy.deepcopy(ours), "int8")
+        want = simulated(ref, int8)(ids).last_hidden_state
+        assert torch.allclose(int8(ids).last_hidden_state, want, atol=ATOL, rtol=0)
+        assert isinstance(ort_engine._SESSIONS.get(int8), ort_engine.Session)
+
+
 def test_a_module_the_graph_does_not_compute_runs_torch(tmp_path: Path, engine_fails: None) -> None:
     """A wrapped linear layer (an adapter, say) is not an ``nn.Linear``: the model's own modules run."""
     ref, ours = pair(tmp_path)

@@ -288,6 +288,14 @@ def _bits(t: Tensor) -> Tensor:
     return t.view(_BITS[t.dtype]) if t.dtype in _BITS else t
 
 
+def stamp(tensors: Iterable[Tensor]) -> tuple:
+    """Where each tensor's storage is and its version counter, to tell that none was replaced or changed
+    through the tensor API since. An inference tensor (made under ``torch.inference_mode``, a model loaded
+    or converted there) has no version counter: its changes show only in the sampled values, as writes
+    through ``.data`` do."""
+    return tuple((t.data_ptr(), -1 if t.is_inference() else t._version, t.dtype) for t in tensors)
+
+
 def sample_views(weights: list[Tensor]) -> list[Tensor] | None:
     """Views of a few values of each weight: runs of 16 (a cache line of fp32) at spread rows and
     columns, or all of a small weight; None where one is not contiguous.
@@ -423,8 +431,8 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     packs[len(weights)] = pack  # (the last one used, for pack_of)
     if widen in pack.refused:
         return None
-    stamp = tuple((t.data_ptr(), t._version, t.dtype) for t in (*weights, *biases))
-    if pack.stamp != stamp or pack.widened != widen or not _holds(pack, biases):
+    stamped = stamp((*weights, *biases))
+    if pack.stamp != stamped or pack.widened != widen or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         weight = weight.to(torch.bfloat16) if autocast else weight
         weight = weight.float() if widen else weight
@@ -437,7 +445,7 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
         pack.library, pack.shape, pack.widened, pack.autocast = library, tuple(weight.shape), widen, autocast
         pack.bias = biases[0] if len(biases) == 1 else torch.cat([b.detach() for b in biases])
         pack.bias = pack.bias.detach().to(torch.bfloat16) if autocast else pack.bias
-        pack.stamp, pack.views = stamp, sample_views(weights)
+        pack.stamp, pack.views = stamped, sample_views(weights)
         pack.saved = [v.clone() for v in pack.views or ()]
     return pack
 
@@ -552,9 +560,9 @@ def _int8_group(modules: tuple[nn.Module, ...]) -> object | None:
     if Int8Linear is None or any(type(m) is not Int8Linear for m in modules) or len(
             {m.reduce_range for m in modules}) != 1 or _hooked(modules):
         return None
-    stamp = tuple(id(m._packed_params._packed_params) for m in modules)
+    packed = tuple(id(m._packed_params._packed_params) for m in modules)
     cached = modules[0].__dict__.get("_int8_group")
-    if cached is not None and cached[0] == stamp:
+    if cached is not None and cached[0] == packed:
         return cached[1]
     weights = [m.weight() for m in modules]
     if any(w.qscheme() != torch.per_channel_affine or w.q_per_channel_axis() != 0 for w in weights):
@@ -564,7 +572,7 @@ def _int8_group(modules: tuple[nn.Module, ...]) -> object | None:
         torch.cat([w.q_per_channel_zero_points() for w in weights]), 0)
     bias = torch.cat([m.bias() for m in modules])
     group = torch.ops.quantized.linear_prepack(joined, bias)
-    modules[0].__dict__["_int8_group"] = (stamp, group)
+    modules[0].__dict__["_int8_group"] = (packed, group)
     return group
 
 
@@ -656,9 +664,9 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
     key = (gemm_library(), bf16_compute(), x.dtype, x.device, MIN_FEATURES, _autocast_dtype(),
            tuple(map(id, modules)), tuple(map(len, groups)))
     # (the modules' own dicts: reading ``m.weight`` goes through ``nn.Module.__getattr__``, 2 µs a time)
-    stamp = tuple((t.data_ptr(), t._version) for m in modules for t in m._parameters.values() if t is not None)
+    stamped = stamp(t for m in modules for t in m._parameters.values() if t is not None)
     kept = _PRODUCTS.setdefault(owner, {}).get(len(groups))
-    if kept is not None and kept.key == key and kept.stamp == stamp and kept.holds():
+    if kept is not None and kept.key == key and kept.stamp == stamped and kept.holds():
         return kept.products
     made, views = [], []
     for group in groups:
@@ -671,7 +679,7 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
                 views += [_bits(b.detach()).view(-1, RUN) if b.numel() % RUN == 0 else None for b in operands[1]]
     if any(v is None or v.dim() != 2 or v.shape[1] != RUN for v in views):
         views = None  # values that cannot be compared together: every call checks each product as linear does
-    _PRODUCTS[owner][len(groups)] = _Products(key, stamp, made, views)
+    _PRODUCTS[owner][len(groups)] = _Products(key, stamped, made, views)
     return made
 
 

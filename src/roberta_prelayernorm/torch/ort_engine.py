@@ -226,7 +226,7 @@ class Session:
         owners = {id(t): m for m in modules for t in m._parameters.values() if t is not None}
         self.slots = [(owners[id(t)], name.rsplit(".", 1)[1]) for name, t in params.items()]
         tensors = list(params.values())
-        self.stamp = _stamp(tensors)
+        self.stamp = kernels.stamp(tensors)
         views = kernels.sample_views(tensors)  # (None only for a non-contiguous one: never taken here)
         self.runs = [v for v in views if v.dim() == 2 and v.shape[1] == kernels.RUN]  # compared as one
         self.whole = [v for v in views if v.dim() != 2 or v.shape[1] != kernels.RUN]  # (small tensors)
@@ -255,7 +255,7 @@ class Session:
         if threads != self.threads or tuple(map(id, modules)) != self.modules:
             return False
         tensors = [m._parameters.get(key) for m, key in self.slots]
-        return (all(t is not None for t in tensors) and _stamp(tensors) == self.stamp
+        return (all(t is not None for t in tensors) and kernels.stamp(tensors) == self.stamp
                 and all(owner._packed_params is packed for owner, packed in self.quantized)
                 and (self.saved is None or torch.equal(torch.cat(self.runs), self.saved))
                 and all(torch.equal(v, s) for v, s in zip(self.whole, self.saved_whole)))
@@ -265,10 +265,6 @@ class Session:
                 for k, v in (("token_type_ids", token_type_ids), ("position_ids", position_ids))}
         out = self.session.run(self.outputs, {"inputs_embeds": inputs_embeds, **feed})
         return [torch.from_numpy(o) for o in out]
-
-
-def _stamp(tensors: list[Tensor]) -> tuple:
-    return tuple((t.data_ptr(), t._version) for t in tensors)
 
 
 _SESSIONS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # base model → its Session, or None once one failed
