@@ -323,7 +323,7 @@ def test_inference_tensors_are_packed_and_followed() -> None:
         single, group = torch.nn.Linear(16, 8), tuple(torch.nn.Linear(16, 8) for _ in range(3))
         x = torch.randn(3, 16)
         assert single.weight.is_inference()
-        for step in range(2):
+        for _ in range(2):
             torch.testing.assert_close(kernels.linear(single, x), single(x), atol=ATOL, rtol=0)
             for y, m in zip(kernels.linears(group, x), group):
                 torch.testing.assert_close(y, m(x), atol=ATOL, rtol=0)
@@ -352,6 +352,19 @@ def test_writes_through_data_are_seen() -> None:
                 torch.testing.assert_close(y, m(x), atol=ATOL, rtol=0)
 
 
+def _runs_its_new_weights(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor, before: torch.Tensor,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``model``, changed since it ran packed with logits ``before``: its packed products now give the plain
+    products' numbers on the new weights."""
+    with torch.no_grad():
+        packed = model(ids, mask).logits
+        monkeypatch.setattr(kernels, "_ENABLED", False)  # the plain products, on the same weights
+        plain = model(ids, mask).logits
+    real = mask.bool()
+    assert (packed[real] - before[real]).abs().max() > 1e-2  # the change changed the outputs
+    torch.testing.assert_close(packed[real], plain[real], atol=ATOL, rtol=0)
+
+
 def test_a_model_averaged_through_data_runs_its_new_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     """An exponential moving average written through ``.data`` after the model ran (packed)."""
     torch.manual_seed(0)
@@ -362,12 +375,7 @@ def test_a_model_averaged_through_data_runs_its_new_weights(monkeypatch: pytest.
         before = model(ids, mask).logits
         for p, q in zip(model.parameters(), other.parameters()):
             p.data.mul_(0.5).add_(q.data, alpha=0.5)
-        packed = model(ids, mask).logits
-        monkeypatch.setattr(kernels, "_ENABLED", False)
-        plain = model(ids, mask).logits
-    real = mask.bool()
-    assert (packed[real] - before[real]).abs().max() > 1e-2
-    torch.testing.assert_close(packed[real], plain[real], atol=ATOL, rtol=0)
+    _runs_its_new_weights(model, ids, mask, before, monkeypatch)
 
 
 def test_a_model_made_under_inference_mode_runs_its_new_weights(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -382,12 +390,7 @@ def test_a_model_made_under_inference_mode_runs_its_new_weights(monkeypatch: pyt
         before = model(ids, mask).logits
         for p in model.parameters():
             p.mul_(1.25)
-        packed = model(ids, mask).logits
-        monkeypatch.setattr(kernels, "_ENABLED", False)
-        plain = model(ids, mask).logits
-    real = mask.bool()
-    assert (packed[real] - before[real]).abs().max() > 1e-2
-    torch.testing.assert_close(packed[real], plain[real], atol=ATOL, rtol=0)
+    _runs_its_new_weights(model, ids, mask, before, monkeypatch)
 
 
 def test_a_model_trained_after_packing_runs_its_new_weights(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -401,13 +404,7 @@ def test_a_model_trained_after_packing_runs_its_new_weights(monkeypatch: pytest.
     model(ids, mask, labels=ids).loss.backward()
     optimizer.step()
     model.eval()
-    with torch.no_grad():
-        packed = model(ids, mask).logits
-        monkeypatch.setattr(kernels, "_ENABLED", False)  # the plain products, on the same weights
-        plain = model(ids, mask).logits
-    real = mask.bool()
-    assert (packed[real] - before[real]).abs().max() > 1e-2  # the step changed the outputs
-    torch.testing.assert_close(packed[real], plain[real], atol=ATOL, rtol=0)
+    _runs_its_new_weights(model, ids, mask, before, monkeypatch)
 
 
 def test_packed_models_copy_and_pickle() -> None:

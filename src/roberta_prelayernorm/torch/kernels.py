@@ -288,12 +288,15 @@ def _bits(t: Tensor) -> Tensor:
     return t.view(_BITS[t.dtype]) if t.dtype in _BITS else t
 
 
-def stamp(tensors: Iterable[Tensor]) -> tuple:
+def stamp(tensors: list[Tensor] | tuple[Tensor, ...]) -> tuple:
     """Where each tensor's storage is and its version counter, to tell that none was replaced or changed
     through the tensor API since. An inference tensor (made under ``torch.inference_mode``, a model loaded
     or converted there) has no version counter: its changes show only in the sampled values, as writes
     through ``.data`` do."""
-    return tuple((t.data_ptr(), -1 if t.is_inference() else t._version, t.dtype) for t in tensors)
+    try:  # (read on every forward: the common case costs no more than the counters)
+        return tuple((t.data_ptr(), t._version) for t in tensors)
+    except RuntimeError:  # an inference tensor among them
+        return tuple((t.data_ptr(), -1 if t.is_inference() else t._version) for t in tensors)
 
 
 def sample_views(weights: list[Tensor]) -> list[Tensor] | None:
@@ -431,7 +434,8 @@ def _pack(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> Pack | None
     packs[len(weights)] = pack  # (the last one used, for pack_of)
     if widen in pack.refused:
         return None
-    stamped = stamp((*weights, *biases))
+    operands = (*weights, *biases)
+    stamped = (stamp(operands), tuple(t.dtype for t in operands))
     if pack.stamp != stamped or pack.widened != widen or not _holds(pack, biases):
         weight = weights[0].detach() if len(weights) == 1 else torch.cat([w.detach() for w in weights])
         weight = weight.to(torch.bfloat16) if autocast else weight
@@ -664,7 +668,7 @@ def products(owner: nn.Module, groups: list[tuple[nn.Module, ...]], x: Tensor) -
     key = (gemm_library(), bf16_compute(), x.dtype, x.device, MIN_FEATURES, _autocast_dtype(),
            tuple(map(id, modules)), tuple(map(len, groups)))
     # (the modules' own dicts: reading ``m.weight`` goes through ``nn.Module.__getattr__``, 2 µs a time)
-    stamped = stamp(t for m in modules for t in m._parameters.values() if t is not None)
+    stamped = stamp([t for m in modules for t in m._parameters.values() if t is not None])
     kept = _PRODUCTS.setdefault(owner, {}).get(len(groups))
     if kept is not None and kept.key == key and kept.stamp == stamped and kept.holds():
         return kept.products

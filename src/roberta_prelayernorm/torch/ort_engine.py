@@ -14,9 +14,9 @@ It runs in inference (no autograd) on a CPU, in float32 or for a model ``to_prec
 pooler's output) is asked for, and while no module of the model has forward hooks. Anything else runs the
 torch fast path.
 The session is made on the first such call (about a second for base size) and made again when a parameter
-changes: replaced, changed through the tensor API (storage and version counter), or through ``.data`` where
-a sampled value shows it (as the oneDNN packs are checked; :func:`roberta_prelayernorm.torch.kernels.release`
-drops the session too).
+changes: replaced, changed through the tensor API (storage and version counter), or through ``.data`` (or in
+place, where the model was made under ``torch.inference_mode``) where a sampled value shows it (as the oneDNN
+packs are checked; :func:`roberta_prelayernorm.torch.kernels.release` drops the session too).
 
 Why: on CPUs without AVX-512 (an AMD EPYC Zen 3, 2 cores) MLAS's fp32 products at 8-32 rows took 0.68x-0.75x
 the time of oneDNN's, the best kernels torch carries; called per product from torch, the two libraries'
