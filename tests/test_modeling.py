@@ -17,6 +17,7 @@ from model_helpers import HEADS, batch, perturb, reference_model, tiny
 
 pytestmark = pytest.mark.oracle
 ATOL = 1e-5
+TINY_LAYERS = tiny()["num_hidden_layers"]
 
 
 def labels_for(name: str) -> int:
@@ -364,6 +365,49 @@ def test_one_host_synchronisation_per_forward(name: str, monkeypatch: pytest.Mon
     with torch.no_grad():
         model(**inputs)
     assert calls == ["tolist"], calls
+
+
+def documented_varlen_attn(query, key, value, cu_seq_q, cu_seq_k, max_q, max_k):
+    """``torch.nn.attention.varlen.varlen_attn`` as its documentation defines it (rows (T, heads, D);
+    sequence i's queries at rows ``cu_seq_q[i]:cu_seq_q[i+1]`` attend to its keys at ``cu_seq_k``'s),
+    computed one sequence at a time, with the argument checks of the flash kernel."""
+    assert cu_seq_q.dtype == cu_seq_k.dtype == torch.int32 and query.dim() == key.dim() == 3
+    assert cu_seq_q[-1] == query.shape[0] and cu_seq_k[-1] == key.shape[0] and query.stride(-1) == 1
+    assert max_q == int(cu_seq_q.diff().max()) and max_k == int(cu_seq_k.diff().max())
+    out = []
+    for q0, q1, k0, k1 in zip(cu_seq_q[:-1].tolist(), cu_seq_q[1:].tolist(), cu_seq_k[:-1].tolist(),
+                              cu_seq_k[1:].tolist()):
+        q, k, v = (t.transpose(0, 1) for t in (query[q0:q1], key[k0:k1], value[k0:k1]))  # (heads, n, D)
+        out.append(torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, -1) @ v)
+    return torch.cat(out, dim=1).transpose(0, 1)
+
+
+@pytest.mark.parametrize("name", ["RobertaPreLayerNormModel", "RobertaPreLayerNormForSequenceClassification"])
+def test_one_varlen_flash_call_per_layer_gives_the_reference(name: str, tmp_folder: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where flash attention's variable-length call runs (a CUDA GPU in half precision), each layer
+    calls it once with the packed rows and their offsets, the classifier's last layer with one query per
+    sequence; here that call is the documented computation, so that the numbers are the reference's."""
+    from roberta_prelayernorm.torch import modeling
+
+    ref = reference_model(name)
+    ref.save_pretrained(tmp_folder)
+    ours = getattr(rp, name).from_pretrained(tmp_folder).eval()
+    calls: list[tuple[int, int]] = []
+
+    def recorded(query, key, *rest):
+        calls.append((query.shape[0], key.shape[0]))
+        return documented_varlen_attn(query, key, *rest)
+
+    monkeypatch.setattr(modeling, "flash_varlen_runs", lambda *args: True)
+    monkeypatch.setattr(modeling, "_varlen_attn", lambda: recorded)
+    inputs = head_inputs(name, labels=False)
+    with torch.no_grad():
+        got, expected = ours(**inputs), ref(**inputs)
+    assert_outputs_equal(got, expected, mask=inputs["attention_mask"] if name.endswith("Model") else None)
+    real = int(inputs["attention_mask"].sum())
+    last = (3, real) if name.endswith("Classification") else (real, real)  # the first tokens' queries only
+    assert calls == [(real, real)] * (TINY_LAYERS - 1) + [last]
 
 
 @pytest.mark.parametrize("dtype", [torch.long, torch.int32, torch.bool, torch.float32])

@@ -139,9 +139,11 @@ class Padded:
 class Packed:
     """The real tokens of a (B, L) batch packed into (T,) rows, so that no work is spent on padding.
 
-    Everything but attention runs on the rows. Attention runs once per sequence on that sequence's rows
-    (no mask, no padding); under ``torch.compile``, whose graphs cannot loop over data-dependent lengths,
-    it scatters the rows back into the padded layout for one masked call instead. Without padding
+    Everything but attention runs on the rows. Attention runs on each sequence's rows alone (no mask, no
+    padding): once per sequence on the CPU, in one variable-length flash-attention call on a GPU that has
+    it (:func:`flash_varlen_runs`). Elsewhere on a GPU, and under ``torch.compile`` (whose graphs cannot
+    loop over data-dependent lengths), it scatters the rows back into the padded layout for one masked
+    call instead. Without padding
     ``indices`` is None and the rows are the (B, L) batch itself.
     """
 
@@ -172,6 +174,41 @@ Layout = Padded | Packed
 
 
 # ------------------------------------------------------------------------------------------- attention
+@functools.cache
+def _varlen_attn() -> Callable[..., Tensor] | None:
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:  # torch < 2.9
+        return None
+    return varlen_attn
+
+
+@functools.cache
+def _flash_capable(device: torch.device) -> bool:
+    return torch.cuda.get_device_capability(device)[0] >= 8  # flash attention: Ampere and later
+
+
+def flash_varlen_runs(rows: Tensor, head_dim: int, causal: bool, dropout_p: float) -> bool:
+    """Whether torch's variable-length flash attention (``torch.nn.attention.varlen``, torch >= 2.9) runs
+    on these packed rows: CUDA at compute capability 8.0 or later, fp16 or bf16, a head size that is a
+    multiple of 8 up to 256, no dropout, not causal, and flash attention not switched off
+    (``torch.backends.cuda.enable_flash_sdp(False)``, ``sdpa_kernel``)."""
+    return (rows.is_cuda and rows.dtype in (torch.float16, torch.bfloat16) and head_dim % 8 == 0
+            and head_dim <= 256 and not causal and dropout_p == 0.0 and torch.backends.cuda.flash_sdp_enabled()
+            and _varlen_attn() is not None and _flash_capable(rows.device))
+
+
+@functools.lru_cache(maxsize=64)
+def row_offsets(lengths: tuple[int, ...], device: torch.device) -> Tensor:
+    """(N + 1,) int32 on ``device``: where each sequence's rows start, then the row count (made once per
+    batch shape, not once per layer)."""
+    offsets = [0]
+    for n in lengths:
+        offsets.append(offsets[-1] + n)
+    with torch.inference_mode(False):  # (kept for later calls: one made under inference_mode could not be saved
+        return torch.tensor(offsets, dtype=torch.int32).to(device)  # for a backward pass)
+
+
 class RobertaPreLayerNormSelfAttention(nn.Module):
     """Multi-head attention: self-attention, or cross-attention over ``encoder_hidden_states``."""
 
@@ -252,8 +289,10 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
         """Self-attention of packed rows' queries, keys and values ((T, H) or (B, L, H) each, or joined
         side by side: (..., 3·H)) → context."""
         query, key, value = qkv if isinstance(qkv, tuple) else qkv.chunk(3, dim=-1)
-        if layout.lengths is not None and not torch.compiler.is_compiling():
+        if layout.lengths is not None and not torch.compiler.is_compiling() and (
+                query.device.type == "cpu" or flash_varlen_runs(query, self.head_dim, layout.causal, dropout_p)):
             return self.sequence_attention((query, key, value), (layout.lengths,) * 3, layout.causal, dropout_p)
+        # no padding, a graph being compiled, or a GPU without variable-length flash attention: one masked call
         query, key, value = (self.heads(layout.unpack(t)) for t in (query, key, value))  # (B, heads, L, D)
         context = F.scaled_dot_product_attention(
             query, key, value, attn_mask=layout.attn_mask, dropout_p=dropout_p,
@@ -263,8 +302,15 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
 
     def sequence_attention(self, qkv: tuple[Tensor, Tensor, Tensor], lengths: tuple[list[int], ...], causal: bool,
                            dropout_p: float) -> Tensor:
-        """Attention run once per sequence: rows (n, H) of each sequence's queries, keys and values
-        (``lengths``: rows per sequence of each) → (queries, H)."""
+        """Attention of each sequence's rows alone: rows (n, H) of each sequence's queries, keys and values
+        (``lengths``: rows per sequence of each) → (queries, H). One variable-length flash-attention call
+        where :func:`flash_varlen_runs`, else one call per sequence."""
+        if flash_varlen_runs(qkv[0], self.head_dim, causal, dropout_p):
+            q_lengths, k_lengths = lengths[0], lengths[1]
+            context = _varlen_attn()(*(t.unflatten(-1, (self.num_heads, self.head_dim)) for t in qkv),
+                                     row_offsets(tuple(q_lengths), qkv[0].device),
+                                     row_offsets(tuple(k_lengths), qkv[0].device), max(q_lengths), max(k_lengths))
+            return context.flatten(1)
         contexts = []
         for q, k, v in zip(*(t.split(n) for t, n in zip(qkv, lengths))):  # one sequence
             if q.shape[0] == 0:
