@@ -2,7 +2,7 @@
 
     python benchmarks/bench_inference.py [--repeats 5] [--threads 2] [--precisions fp32,int8,bf16]
                                          [--engines reference,compiled,onnxruntime,ours-compiled,ours-onnxruntime]
-                                         [--out benchmarks/results]
+                                         [--cases "single 32,fixed 8 x 128"] [--out benchmarks/results]
 
 Peers, interleaved with ours in one process (A B C, B C A, … so that drift hits all alike, each run after
 the same pause; see ``common.interleaved_times``):
@@ -187,6 +187,7 @@ def main() -> None:
     parser.add_argument("--precisions", default="fp32,int8,bf16")
     parser.add_argument("--engines", default="reference,compiled,onnxruntime,ours-compiled,ours-onnxruntime")
     parser.add_argument("--latency-runs", type=int, default=50)
+    parser.add_argument("--cases", default=",".join(cases()), help="input mixes, comma-separated (default: all)")
     args = parse(parser)
     cpu = cpu_description()
     print(f"CPU: {cpu['model']}; flags {' '.join(cpu['flags'])}; {args.threads} threads; torch {torch.__version__}")
@@ -196,6 +197,8 @@ def main() -> None:
         for precision in args.precisions.split(","):  # int8 before bf16: it quantises the fp32 weights
             runs = engines(ref, ours, precision, args.engines.split(","), args.threads, folder)
             for name, lengths in cases().items():
+                if name not in args.cases.split(","):
+                    continue
                 inputs = make_batch(lengths)
                 mask = inputs["attention_mask"].numpy().astype(bool)
                 outputs, first_call_s = {}, {}

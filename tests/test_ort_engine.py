@@ -48,6 +48,15 @@ def engine_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ort_engine.Session, "run", fail)
 
 
+def stops_spinning(model: torch.nn.Module) -> bool:
+    """Whether the session of base ``model`` stops its threads' spinning when a run returns."""
+    options = ort_engine._SESSIONS[model].session.get_session_options()
+    try:
+        return options.get_session_config_entry("session.force_spinning_stop") == "1"
+    except RuntimeError:  # (not set: onnxruntime's default, spinning on)
+        return False
+
+
 def ids_of(batch_size: int, length: int, seed: int = 0) -> torch.Tensor:
     ids, _ = batch(batch_size, length, seed=seed)
     ids[:, 1:-1] = ids[:, 1:-1].clamp(min=3)  # no padding id inside
@@ -69,6 +78,7 @@ def test_engine_gives_the_reference_numbers(tmp_path: Path, act: str, torch_path
             got = ours(inputs_embeds=ours.get_input_embeddings()(ids), token_type_ids=types)
         assert torch.allclose(got.last_hidden_state, want.last_hidden_state, atol=ATOL, rtol=0)
     assert isinstance(ort_engine._SESSIONS.get(ours), ort_engine.Session)
+    assert not stops_spinning(ours)  # nothing runs in torch after the base model's own forward
 
 
 @pytest.mark.parametrize("head", ["RobertaPreLayerNormForMaskedLM", "RobertaPreLayerNormForSequenceClassification",
@@ -82,6 +92,7 @@ def test_heads_read_the_engines_states(tmp_path: Path, head: str, torch_path_fai
         if field in want:
             assert torch.allclose(got[field], want[field], atol=ATOL, rtol=0), field
     assert isinstance(ort_engine._SESSIONS.get(ours.base_model), ort_engine.Session)
+    assert stops_spinning(ours.base_model)  # the head's torch work after it gets the cores
 
 
 def test_torch_path_runs_where_the_engine_does_not_apply(tmp_path: Path, engine_fails: None) -> None:

@@ -713,7 +713,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         encoded = self.encode(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                               encoder_hidden_states, encoder_attention_mask, past_key_values, use_cache,
-                              output_attentions, output_hidden_states)
+                              output_attentions, output_hidden_states, head_follows=False)
         sequence_output = encoded.last_hidden_state
         pooled_output = encoded.pooled
         if pooled_output is None and self.pooler is not None:
@@ -750,6 +750,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         label_classes: int | None = None,
         padding_is_read: bool = False,
         read_at: Tensor | None = None,
+        head_follows: bool = True,
     ) -> Encoded:
         """The forward pass, for the heads: final hidden states as rows of the layout chosen for this call.
 
@@ -761,6 +762,8 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         causal LM). ``read_at`` ((B, L) bool): the head reads the final states only there, so that the
         last layer may compute its queries, attention output and FFN only at those rows (an encoder
         on the packed layout without ``output_hidden_states``; ``Encoded.read_at`` says whether it did).
+        ``head_follows=False`` (the base model's own forward): no head runs in torch after the encoder, so
+        that the onnxruntime engine may leave its threads spinning after a run (see :mod:`.ort_engine`).
         Inputs are checked with one device-to-host synchronisation.
         """
         config = self.config
@@ -796,7 +799,8 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         if packed is not None:  # every layer runs on the real tokens only
             if (self.fast_engine == "onnxruntime" and packed.indices is None  # (every row: ``read_at`` unused)
                     and not output_hidden_states and not torch.is_grad_enabled() and not torch.compiler.is_compiling()):
-                ran = ort_engine.run(self, input_ids, inputs_embeds, token_type_ids, position_ids)
+                ran = ort_engine.run(self, input_ids, inputs_embeds, token_type_ids, position_ids,
+                                     spin_after=not head_follows)
                 if ran is not None:  # no padding: the whole forward in onnxruntime
                     return Encoded(ran[0], packed, pooled=ran[1])
             if inputs_embeds is None:

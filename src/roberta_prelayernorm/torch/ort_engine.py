@@ -217,7 +217,7 @@ class Session:
     changed in place, by ``set_weight_bias``)."""
 
     def __init__(self, config: Any, modules: tuple[nn.Module, ...], params: dict[str, Tensor],
-                 quantized: dict[str, nn.Module], pooled: bool, threads: int) -> None:
+                 quantized: dict[str, nn.Module], pooled: bool, threads: int, spin_after: bool) -> None:
         import onnxruntime as ort
 
         self.modules, self.threads = tuple(map(id, modules)), threads
@@ -235,9 +235,12 @@ class Session:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        # its threads spin while it runs (an 8-token text took 1.3x longer without) and stop when it returns,
-        # so that they leave the cores to torch's (the pooler in torch after it: 41.1 against 36.1 ms)
-        options.add_session_config_entry("session.force_spinning_stop", "1")
+        # Its threads spin while it runs (an 8-token text took 1.3x longer without). Before a head, they stop
+        # when it returns, leaving the cores to torch's (the pooler in torch after it: 41.1 against 36.1 ms);
+        # for the base model alone they spin on, as onnxruntime's own do (stopping them slows the run itself:
+        # int8 8 / 32 tokens 14.4 / 22.6 ms against 9.9 / 17.4 spinning; fp32 22.0 / 43.3 against 21.0 / 42.1)
+        if not spin_after:
+            options.add_session_config_entry("session.force_spinning_stop", "1")
         values = {name: t.detach().numpy() for name, t in params.items()}
         for name, module in quantized.items():
             values.update(_int8_initializers(name, module))
@@ -271,10 +274,12 @@ _SESSIONS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # base model → its Ses
 
 
 def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor,
-        position_ids: Tensor) -> tuple[Tensor, Tensor | None] | None:
+        position_ids: Tensor, spin_after: bool = False) -> tuple[Tensor, Tensor | None] | None:
     """``(last_hidden_state, pooler_output)`` of the base ``model`` through its session (made or remade
     here), or None where the engine does not apply to this model now (the torch fast path runs then): the
-    caller has checked the inputs (ids or embeddings, without padding) and that autograd is off."""
+    caller has checked the inputs (ids or embeddings, without padding) and that autograd is off.
+    ``spin_after``: no torch work follows (the base model's own forward), so that the session's threads
+    may spin on after a run; chosen when the session is made (a later call of the other kind keeps it)."""
     config, given = model.config, input_ids if input_ids is not None else inputs_embeds
     if (config.hidden_act not in ACTIVATIONS or config.is_decoder or given.device.type != "cpu"
             or torch.is_autocast_enabled("cpu") or _SESSIONS.get(model, False) is None):
@@ -297,7 +302,8 @@ def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None
         if found is None:
             return None
         try:
-            session = _SESSIONS[model] = Session(config, modules, *found, model.pooler is not None, threads)
+            session = _SESSIONS[model] = Session(config, modules, *found, model.pooler is not None, threads,
+                                                 spin_after)
         except Exception as e:  # onnxruntime's own failure (the inputs are ours): say so, then run torch's path
             _SESSIONS[model] = None
             reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
