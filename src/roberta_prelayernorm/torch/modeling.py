@@ -281,6 +281,8 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
             key, value = kernels.linears((self.key, self.value), rows)
             query = kernels.linear(self.query, rows.index_select(0, layout.queries))
             lengths = layout.lengths or [layout.length] * layout.batch
+            if min(layout.query_lengths) > 0 and flash_varlen_runs(query, self.head_dim, False, dropout_p):
+                return self.varlen_attention((query, key, value), layout.query_lengths, lengths)
             return self.sequence_attention((query, key, value), (layout.query_lengths, lengths, lengths),
                                            False, dropout_p)
         return self.attend(kernels.linears((self.query, self.key, self.value), rows), layout, dropout_p)
@@ -289,9 +291,11 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
         """Self-attention of packed rows' queries, keys and values ((T, H) or (B, L, H) each, or joined
         side by side: (..., 3·H)) → context."""
         query, key, value = qkv if isinstance(qkv, tuple) else qkv.chunk(3, dim=-1)
-        if layout.lengths is not None and not torch.compiler.is_compiling() and (
-                query.device.type == "cpu" or flash_varlen_runs(query, self.head_dim, layout.causal, dropout_p)):
-            return self.sequence_attention((query, key, value), (layout.lengths,) * 3, layout.causal, dropout_p)
+        if layout.lengths is not None and not torch.compiler.is_compiling():
+            if flash_varlen_runs(query, self.head_dim, layout.causal, dropout_p):
+                return self.varlen_attention((query, key, value), layout.lengths, layout.lengths)
+            if query.device.type == "cpu":
+                return self.sequence_attention((query, key, value), (layout.lengths,) * 3, layout.causal, dropout_p)
         # no padding, a graph being compiled, or a GPU without variable-length flash attention: one masked call
         query, key, value = (self.heads(layout.unpack(t)) for t in (query, key, value))  # (B, heads, L, D)
         context = F.scaled_dot_product_attention(
@@ -302,15 +306,8 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
 
     def sequence_attention(self, qkv: tuple[Tensor, Tensor, Tensor], lengths: tuple[list[int], ...], causal: bool,
                            dropout_p: float) -> Tensor:
-        """Attention of each sequence's rows alone: rows (n, H) of each sequence's queries, keys and values
-        (``lengths``: rows per sequence of each) → (queries, H). One variable-length flash-attention call
-        where :func:`flash_varlen_runs`, else one call per sequence."""
-        if flash_varlen_runs(qkv[0], self.head_dim, causal, dropout_p):
-            q_lengths, k_lengths = lengths[0], lengths[1]
-            context = _varlen_attn()(*(t.unflatten(-1, (self.num_heads, self.head_dim)) for t in qkv),
-                                     row_offsets(tuple(q_lengths), qkv[0].device),
-                                     row_offsets(tuple(k_lengths), qkv[0].device), max(q_lengths), max(k_lengths))
-            return context.flatten(1)
+        """Attention run once per sequence: rows (n, H) of each sequence's queries, keys and values
+        (``lengths``: rows per sequence of each) → (queries, H)."""
         contexts = []
         for q, k, v in zip(*(t.split(n) for t, n in zip(qkv, lengths))):  # one sequence
             if q.shape[0] == 0:
@@ -319,6 +316,16 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
             context = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p)
             contexts.append(context[0].transpose(0, 1).flatten(1))  # (n, H)
         return contexts[0] if len(contexts) == 1 else torch.cat(contexts)
+
+    def varlen_attention(self, qkv: tuple[Tensor, Tensor, Tensor], q_lengths: list[int], k_lengths: list[int]
+                         ) -> Tensor:
+        """What :meth:`sequence_attention` computes, in one variable-length flash-attention call (where
+        :func:`flash_varlen_runs`)."""
+        device = qkv[0].device
+        context = _varlen_attn()(*(t.unflatten(-1, (self.num_heads, self.head_dim)) for t in qkv),
+                                 row_offsets(tuple(q_lengths), device), row_offsets(tuple(k_lengths), device),
+                                 max(q_lengths), max(k_lengths))
+        return context.flatten(1)
 
     def relative_scores(self, query: Tensor, key: Tensor) -> Tensor:
         """Shaw et al. / Huang et al. relative position terms, added to q·kᵀ before scaling."""
