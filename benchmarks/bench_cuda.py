@@ -6,7 +6,7 @@ Both models start from identical RoBERTa-base-size weights (random) on the GPU. 
 - numbers, at real tokens: fp32 (TF32 off) ours against the reference, largest absolute difference; bf16
   (weights cast to bfloat16, as a user serving in bf16 does) ours and the reference each against the fp32
   reference, ‖x − ref₃₂‖ / ‖ref₃₂‖, so that ours is seen to cost no more than the reference's own bf16;
-- speed in bf16: real tokens/s of each, timed interleaved (reference, ours, ours, reference, …) with the
+- speed in bf16: real tokens/s of each, timed interleaved (the order rotated each round) with the
   GPU synchronised after every call, median of ``--repeats`` calls, and the peak memory of one call.
 Padded batches run ours on the real tokens only, attention in one variable-length flash-attention call
 (``torch.nn.attention.varlen``); ``ours-masked`` is ours with flash attention switched off, so that
