@@ -321,3 +321,46 @@ def test_int8_model_runs_its_int8_products_in_the_engine(tmp_path: Path, monkeyp
                                         torch.zeros(shape[0], dtype=torch.long), 0, torch.qint8)
     layer.set_weight_bias(weight, layer.bias() + 1)
     assert check() is not session
+
+
+@pytest.mark.parametrize("capability, default", [("AVX512", ort_engine.AVX512_MAX_ROWS), ("AVX2", None),
+                                                 ("DEFAULT", None)])
+def test_float_batches_beyond_the_cpus_row_limit_run_the_torch_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capability: str, default: int | None) -> None:
+    """fp32: batches of up to ``max_rows()`` rows (the CPU's default: AVX-512 only) run in the session,
+    larger ones the torch path (the same numbers either way); an int8 model runs in it at any size."""
+    monkeypatch.setattr(kernels, "_cpu_capability", lambda: capability)
+    assert ort_engine.max_rows() == default
+    ref, ours = pair(tmp_path)
+    runs: list[int] = []
+    session_run = ort_engine.Session.run
+
+    def counted(self, inputs_embeds, *rest):
+        runs.append(inputs_embeds.shape[0] * inputs_embeds.shape[1])
+        return session_run(self, inputs_embeds, *rest)
+
+    monkeypatch.setattr(ort_engine.Session, "run", counted)
+    monkeypatch.setattr(ort_engine, "_max_rows", 10)
+    for ids in (ids_of(1, 10), ids_of(2, 8), ids_of(1, 11)):
+        with torch.inference_mode():
+            want, got = ref(ids), ours(ids)
+        assert torch.allclose(got.last_hidden_state, want.last_hidden_state, atol=ATOL, rtol=0)
+        assert torch.allclose(got.pooler_output, want.pooler_output, atol=ATOL, rtol=0)
+    assert runs == [10]
+    int8 = to_precision(copy.deepcopy(ours), "int8")
+    with torch.inference_mode():
+        int8(ids_of(2, 8))
+    assert runs == [10, 16]
+    ort_engine.set_max_rows(None)  # (monkeypatch restores the default afterwards)
+    with torch.inference_mode():
+        got = ours(ids_of(2, 8))
+    assert runs == [10, 16, 16]
+    assert torch.allclose(got.last_hidden_state, ref(ids_of(2, 8)).last_hidden_state, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("rows", [0, -3, 2.5, "64", True])
+def test_set_max_rows_names_a_bad_value(rows: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ort_engine, "_max_rows", False)
+    with pytest.raises(ValueError, match="set_max_rows: rows must be a positive integer"):
+        ort_engine.set_max_rows(rows)  # type: ignore[arg-type]
+    assert ort_engine._max_rows is False

@@ -10,9 +10,9 @@ are one product.
 
 It runs in inference (no autograd) on a CPU, in float32 or for a model ``to_precision(model, "int8")`` made
 (its int8 products ``DynamicQuantizeMatMul`` on the model's own int8 weights), for a batch without padding
-(one text, or texts of one length; ids or ``inputs_embeds``), when nothing but the final states (and the
-pooler's output) is asked for, and while no module of the model has forward hooks. Anything else runs the
-torch fast path.
+(one text, or texts of one length; ids or ``inputs_embeds``; in float32 of at most :func:`max_rows` rows),
+when nothing but the final states (and the pooler's output) is asked for, and while no module of the model
+has forward hooks. Anything else runs the torch fast path.
 The session is made on the first such call (about a second for base size) and made again when a parameter
 changes: replaced, changed through the tensor API (storage and version counter), or through ``.data`` (or in
 place, where the model was made under ``torch.inference_mode``) where a sampled value shows it (as the oneDNN
@@ -51,6 +51,39 @@ ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "swish": ("Silu", {}),
     "tanh": ("Tanh", {}),
 }
+
+
+# The most rows (tokens in the batch) of a float32 forward in the session where torch runs AVX-512 code:
+# beyond, oneDNN's packed products beat MLAS's. On an AMD EPYC (Zen 4), one text, session / torch path
+# time: 32 tokens 0.93, 48 0.97, 64 0.99, 96 1.03, 128 1.07, 2 x 64 1.07, 4 x 32 1.05; on an Intel Xeon (AMX)
+# 32 tokens 0.89, 128 1.09, 8 x 128 1.10. Where torch runs AVX2 code at most (AMD EPYC Zen 3) the session was
+# faster at every size measured (8 x 128: 0.94), and int8 models run there at any size (Zen 4 8 x 128: 0.90).
+AVX512_MAX_ROWS = 64
+_max_rows: int | None | bool = False  # set_max_rows's choice; False: max_rows() chooses
+
+
+def max_rows() -> int | None:
+    """The most rows (batch x length) of a float32 model's forward that run in the session: the choice of
+    :func:`set_max_rows`, else ``AVX512_MAX_ROWS`` where torch runs AVX-512 code and None (any) elsewhere
+    (AVX2, and CPUs not measured: ARM).
+    Larger batches run the torch fast path; int8 models run in the session at any size."""
+    if _max_rows is not False:
+        return _max_rows
+    return AVX512_MAX_ROWS if kernels._cpu_capability() == "AVX512" else None
+
+
+def set_max_rows(rows: int | None | bool = False) -> None:
+    """Run float32 forwards of at most ``rows`` rows in the session (``None``: any), or let :func:`max_rows`
+    choose (``False``, the default).
+
+    Raises:
+        ValueError: ``rows`` is not a positive integer, None or False.
+    """
+    global _max_rows
+    if rows is not None and rows is not False and (type(rows) is not int or rows < 1):
+        raise ValueError(f"set_max_rows: rows must be a positive integer, None (any) or False (the CPU's "
+                         f"default), not {rows!r}")
+    _max_rows = rows
 
 
 def require_onnxruntime() -> None:
@@ -273,6 +306,12 @@ class Session:
 _SESSIONS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # base model → its Session, or None once one failed
 
 
+def _int8(model: nn.Module) -> bool:
+    """Whether ``model``'s products are int8 (``to_precision(model, "int8")``): its first query layer says."""
+    layers = model.encoder.layer
+    return len(layers) > 0 and isinstance(layers[0].attention.self.query, Int8Linear)
+
+
 def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor,
         position_ids: Tensor, spin_after: bool = False) -> tuple[Tensor, Tensor | None] | None:
     """``(last_hidden_state, pooler_output)`` of the base ``model`` through its session (made or remade
@@ -291,6 +330,9 @@ def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None
             return None
     elif inputs_embeds.dtype != torch.float32:
         return None
+    limit = max_rows()
+    if limit is not None and given.shape[0] * given.shape[1] > limit and not _int8(model):
+        return None  # a float32 batch that the torch path runs faster
     modules = kernels.inference_modules(model)  # None in training mode (dropout) or with forward hooks
     if modules is None:
         return None
