@@ -15,7 +15,8 @@ the same pause; see ``common.interleaved_times``):
 Ours: ``ours`` as it comes; ``ours-compiled``, the same model with ``set_fast_path(True, compiled=True)``
 (inputs without padding run compiled layers; padded batches are the same as ``ours``); ``ours-onnxruntime``
 (fp32 and int8), with ``set_fast_path(True, engine="onnxruntime")`` (inputs without padding run their whole forward in
-one ONNX Runtime session on the model's parameters; padded batches are the same as ``ours``). The first call
+one ONNX Runtime session on the model's parameters, in fp32 up to ``ort_engine.max_rows()`` rows; padded
+batches, and larger fp32 ones, are the same as ``ours``). The first call
 of every engine on each input mix is timed apart (``first_call_s``: the compiled engines compile there, ours
 on onnxruntime makes its session).
 
