@@ -281,7 +281,7 @@ class RobertaPreLayerNormSelfAttention(nn.Module):
             key, value = kernels.linears((self.key, self.value), rows)
             query = kernels.linear(self.query, rows.index_select(0, layout.queries))
             lengths = layout.lengths or [layout.length] * layout.batch
-            if min(layout.query_lengths) > 0 and flash_varlen_runs(query, self.head_dim, False, dropout_p):
+            if flash_varlen_runs(query, self.head_dim, False, dropout_p) and min(layout.query_lengths) > 0:
                 return self.varlen_attention((query, key, value), layout.query_lengths, lengths)
             return self.sequence_attention((query, key, value), (layout.query_lengths, lengths, lengths),
                                            False, dropout_p)

@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.weak import WeakIdKeyDictionary
 
 from . import kernels
-from .precision import Int8Linear, full_range_int8
+from .precision import Int8Linear, full_range_int8, is_quantized
 
 Tensor = torch.Tensor
 OPSET = 20  # Gelu is an ONNX operator from 20 on (onnxruntime >= 1.17)
@@ -306,12 +306,6 @@ class Session:
 _SESSIONS: WeakIdKeyDictionary = WeakIdKeyDictionary()  # base model → its Session, or None once one failed
 
 
-def _int8(model: nn.Module) -> bool:
-    """Whether ``model``'s products are int8 (``to_precision(model, "int8")``): its first query layer says."""
-    layers = model.encoder.layer
-    return len(layers) > 0 and isinstance(layers[0].attention.self.query, Int8Linear)
-
-
 def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor,
         position_ids: Tensor, spin_after: bool = False) -> tuple[Tensor, Tensor | None] | None:
     """``(last_hidden_state, pooler_output)`` of the base ``model`` through its session (made or remade
@@ -331,7 +325,7 @@ def run(model: nn.Module, input_ids: Tensor | None, inputs_embeds: Tensor | None
     elif inputs_embeds.dtype != torch.float32:
         return None
     limit = max_rows()
-    if limit is not None and given.shape[0] * given.shape[1] > limit and not _int8(model):
+    if limit is not None and given.shape[0] * given.shape[1] > limit and not is_quantized(model):
         return None  # a float32 batch that the torch path runs faster
     modules = kernels.inference_modules(model)  # None in training mode (dropout) or with forward hooks
     if modules is None:
