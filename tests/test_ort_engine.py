@@ -95,6 +95,70 @@ def test_heads_read_the_engines_states(tmp_path: Path, head: str, torch_path_fai
     assert stops_spinning(ours.base_model)  # the head's torch work after it gets the cores
 
 
+@pytest.fixture
+def torch_checks_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's torch input checks and layout raise: what passes was checked and laid out in NumPy."""
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the torch checks ran")
+    monkeypatch.setattr(modeling.RobertaPreLayerNormModel, "check_inputs", fail)
+    monkeypatch.setattr(modeling.RobertaPreLayerNormModel, "plan", fail)
+
+
+def test_ids_are_checked_and_laid_out_in_numpy(tmp_path: Path, torch_path_fails: None, torch_checks_fail: None
+                                               ) -> None:
+    """Token ids without padding reach the session with no torch operator: a mask of ones (integer, bool or
+    float), token types, positions (B, L) or (1, L) for every row, int32 ids, padding ids inside a text
+    (their positions stay the padding index, as the reference counts them): the reference's numbers."""
+    ref, ours = pair(tmp_path, type_vocab_size=2)
+    ids = ids_of(3, 9)
+    inside = ids.clone()
+    inside[1, 3:5] = ours.config.pad_token_id  # (no mask: the reference attends to them)
+    types = torch.arange(27).view(3, 9) % 2
+    cases = [dict(input_ids=ids), dict(input_ids=ids, attention_mask=torch.ones(3, 9, dtype=torch.long)),
+             dict(input_ids=ids, attention_mask=torch.ones(3, 9, dtype=torch.bool)),
+             dict(input_ids=ids, attention_mask=torch.ones(3, 9)), dict(input_ids=ids, token_type_ids=types),
+             dict(input_ids=ids, position_ids=torch.arange(5, 14)[None]),
+             dict(input_ids=ids, position_ids=torch.arange(27).view(3, 9) + 2),
+             dict(input_ids=ids.int()), dict(input_ids=inside)]
+    for kwargs in cases:
+        with torch.inference_mode():
+            want, got = ref(**{**kwargs, "input_ids": kwargs["input_ids"].long()}), ours(**kwargs)
+        assert torch.allclose(got.last_hidden_state, want.last_hidden_state, atol=ATOL, rtol=0), kwargs
+        assert torch.allclose(got.pooler_output, want.pooler_output, atol=ATOL, rtol=0), kwargs
+
+
+def test_positions_of_one_row_serve_every_row_on_the_general_path(tmp_path: Path, torch_path_fails: None) -> None:
+    """(1, L) positions with a batch of B rows reach the session as (B, L) from the general checks too
+    (inputs embeddings): once an onnxruntime broadcast error."""
+    ref, ours = pair(tmp_path)
+    ids, positions = ids_of(3, 8), torch.arange(3, 11)[None]
+    with torch.inference_mode():
+        want = ref(ids, position_ids=positions).last_hidden_state
+        got = ours(inputs_embeds=ours.get_input_embeddings()(ids), position_ids=positions).last_hidden_state
+    assert torch.allclose(got, want, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(input_ids=torch.tensor([[0, 5, 99, 2]])), "input_ids holds token id 99"),
+    (dict(input_ids=torch.tensor([[0, -1, 7, 2]])), "input_ids holds token id -1"),
+    (dict(input_ids=torch.tensor([[0, 5, 7, 2]]), token_type_ids=torch.tensor([[0, 0, 2, 0]])),
+     "token_type_ids holds type 2"),
+    (dict(input_ids=torch.tensor([[0, 5, 7, 2]]), position_ids=torch.tensor([[2, 3, 4, 40]])), "position id 40"),
+    (dict(input_ids=torch.tensor([[0, 5.0, 7, 2]])), "input_ids must hold integers"),
+    (dict(input_ids=torch.tensor([[0, 5, 7, 2]]), attention_mask=torch.tensor([[1, 1, 2, 1]])),
+     "attention_mask holds values other than 0 and 1"),
+    (dict(input_ids=torch.tensor([[0, 5, 7, 2]]), token_type_ids=torch.zeros(1, 3, dtype=torch.long)),
+     "token_type_ids has shape"),
+])
+def test_bad_ids_on_the_engine_raise_the_models_errors(tmp_path: Path, kwargs: dict, message: str,
+                                                       engine_fails: None) -> None:
+    """Out-of-range values raise the model's ``ValueError`` from the NumPy checks; a wrong type, shape or mask
+    value goes on to the model's own checks, which name it. Nothing reaches the session."""
+    _, ours = pair(tmp_path)
+    with torch.inference_mode(), pytest.raises((ValueError, TypeError), match=message):
+        ours(**kwargs)
+
+
 def test_torch_path_runs_where_the_engine_does_not_apply(tmp_path: Path, engine_fails: None) -> None:
     """Padding, extra outputs, autograd, training mode, forward hooks, another dtype."""
     ref, ours = pair(tmp_path, hidden_dropout_prob=0.1)

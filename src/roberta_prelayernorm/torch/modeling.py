@@ -780,6 +780,20 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
         if self.encoder.gradient_checkpointing and self.training:
             use_cache = False
 
+        padded_needed = (
+            not self.use_fast_path or padding_is_read or output_attentions or head_mask is not None or use_cache
+            or past_key_values is not None or encoder_hidden_states is not None
+            or config.position_embedding_type != "absolute"
+        )
+        tracing = torch.jit.is_tracing() or torch.jit.is_scripting()  # a graph cannot pack by values
+        engine = (self.fast_engine == "onnxruntime" and not padded_needed and not output_hidden_states
+                  and not tracing and not torch.is_grad_enabled() and not torch.compiler.is_compiling())
+        if engine and input_ids is not None and inputs_embeds is None and labels is None:
+            ran = ort_engine.run_ids(self, input_ids, attention_mask, token_type_ids, position_ids,
+                                     spin_after=not head_follows)  # (its checks in NumPy, no torch operator)
+            if ran is not None:
+                return Encoded(ran[0], Packed(*input_ids.shape), pooled=ran[1])
+
         batch, length = self.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids,
                                           encoder_hidden_states)
         past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
@@ -792,20 +806,13 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                 position_ids = torch.arange(start, start + length, device=device).expand(batch, length)
         if token_type_ids is None:
             token_type_ids = torch.zeros(batch, length, dtype=torch.long, device=device)
-        padded_needed = (
-            not self.use_fast_path or padding_is_read or output_attentions or head_mask is not None or use_cache
-            or past_key_values is not None or encoder_hidden_states is not None
-            or config.position_embedding_type != "absolute"
-        )
-        tracing = torch.jit.is_tracing() or torch.jit.is_scripting()  # a graph cannot pack by values
         if output_hidden_states or config.is_decoder or not config.num_hidden_layers:
             read_at = None  # every final state is returned, or the decoder's causal queries
         packed, last = self.plan(input_ids, attention_mask, token_type_ids, position_ids, past_length + length,
                                  try_packing=not padded_needed and not tracing, labels=labels,
                                  label_shift=label_shift, label_classes=label_classes, read_at=read_at)
         if packed is not None:  # every layer runs on the real tokens only
-            if (self.fast_engine == "onnxruntime" and packed.indices is None  # (every row: ``read_at`` unused)
-                    and not output_hidden_states and not torch.is_grad_enabled() and not torch.compiler.is_compiling()):
+            if engine and packed.indices is None:  # (every row: ``read_at`` unused)
                 ran = ort_engine.run(self, input_ids, inputs_embeds, token_type_ids, position_ids,
                                      spin_after=not head_follows)
                 if ran is not None:  # no padding: the whole forward in onnxruntime
