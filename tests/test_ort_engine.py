@@ -159,6 +159,109 @@ def test_bad_ids_on_the_engine_raise_the_models_errors(tmp_path: Path, kwargs: d
         ours(**kwargs)
 
 
+@pytest.fixture
+def runs_ahead(monkeypatch: pytest.MonkeyPatch) -> list[ort_engine.Session]:
+    """The sessions whose runs started ahead of their checks, in order."""
+    started: list[ort_engine.Session] = []
+    start = ort_engine._AHEAD.start
+
+    def spy(session: ort_engine.Session, feed: tuple) -> object:
+        started.append(session)
+        return start(session, feed)
+    monkeypatch.setattr(ort_engine._AHEAD, "start", spy)
+    return started
+
+
+def test_a_run_ahead_of_its_checks_is_dropped_when_they_fail(tmp_path: Path, runs_ahead: list,
+                                                             torch_path_fails: None) -> None:
+    """Once a call found the session current, the next runs it while checking; a weight written through
+    ``.data`` in between makes the checks fail, and that run's output is dropped for a new session's."""
+    ref, ours = pair(tmp_path)
+    ids = ids_of(2, 7)
+    with torch.inference_mode():
+        ours(ids)
+        first = ort_engine._SESSIONS[ours]
+        assert torch.allclose(ours(ids).last_hidden_state, ref(ids).last_hidden_state, atol=ATOL, rtol=0)
+        assert runs_ahead == [first]
+        for model in (ours, ref):
+            model.encoder.layer[1].output.dense.weight.data.mul_(1.5)
+        assert torch.allclose(ours(ids).last_hidden_state, ref(ids).last_hidden_state, atol=ATOL, rtol=0)
+        assert runs_ahead == [first, first] and ort_engine._SESSIONS[ours] is not first
+
+
+def test_a_model_in_training_mode_wastes_one_run_at_most(tmp_path: Path, runs_ahead: list) -> None:
+    """After ``train()`` the first call's run ahead is dropped (the checks find dropout on) and later calls
+    start none: they run torch's path, with dropout."""
+    _, ours = pair(tmp_path, hidden_dropout_prob=0.1)
+    ids = ids_of(2, 7)
+    with torch.inference_mode():
+        ours(ids), ours(ids)
+        assert len(runs_ahead) == 1
+        ours.train()
+        a, b, c = (ours(ids).last_hidden_state for _ in range(3))
+    assert len(runs_ahead) == 2 and not torch.equal(a, b)
+
+
+def test_an_error_of_a_run_ahead_reaches_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ours = pair(tmp_path)
+    ids = ids_of(1, 5)
+    with torch.inference_mode():
+        ours(ids)
+
+        def fail(*args: object) -> None:
+            raise MemoryError("the session ran out of memory")
+        monkeypatch.setattr(ort_engine.Session, "run", fail)
+        with pytest.raises(MemoryError, match="ran out of memory"):
+            ours(ids)
+        monkeypatch.undo()
+        assert ours(ids).last_hidden_state.shape == (1, 5, ours.config.hidden_size)  # (the thread goes on)
+
+
+def test_threads_share_the_model(tmp_path: Path, torch_path_fails: None) -> None:
+    """Calls from several threads at once: one runs ahead, the others run the session themselves."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ref, ours = pair(tmp_path)
+    texts = [ids_of(1, 6, seed=i) for i in range(16)]
+    with torch.inference_mode():
+        ours(texts[0])
+        want = [ref(ids).last_hidden_state for ids in texts]
+
+        def call(ids: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return ours(ids).last_hidden_state
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(call, texts))
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, atol=ATOL, rtol=0)
+
+
+def _call_in_child(model: torch.nn.Module, ids: torch.Tensor, out: object) -> None:
+    with torch.inference_mode():
+        out.put(model(ids).last_hidden_state.numpy())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_a_forked_child_runs_the_engine(tmp_path: Path) -> None:
+    """A child forked after runs ahead began (a data loader's, a preforking server's) has no such thread:
+    it starts its own and gets the reference's numbers, rather than waiting forever."""
+    import multiprocessing
+
+    ref, ours = pair(tmp_path)
+    ids = ids_of(1, 6)
+    with torch.inference_mode():
+        ours(ids), ours(ids)  # (the thread has started)
+        want = ref(ids).last_hidden_state
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_call_in_child, args=(ours, ids, out))
+    child.start()
+    got = out.get(timeout=60)
+    child.join(30)
+    assert child.exitcode == 0
+    assert torch.allclose(torch.from_numpy(got), want, atol=ATOL, rtol=0)
+
+
 def test_torch_path_runs_where_the_engine_does_not_apply(tmp_path: Path, engine_fails: None) -> None:
     """Padding, extra outputs, autograd, training mode, forward hooks, another dtype."""
     ref, ours = pair(tmp_path, hidden_dropout_prob=0.1)

@@ -17,6 +17,11 @@ The session is made on the first such call (about a second for base size) and ma
 changes: replaced, changed through the tensor API (storage and version counter), or through ``.data`` (or in
 place, where the model was made under ``torch.inference_mode``) where a sampled value shows it (as the oneDNN
 packs are checked; :func:`roberta_prelayernorm.torch.kernels.release` drops the session too).
+Those checks read every module and parameter, which the forward before evicted from the caches (0.9 ms on
+one text, after 10 to 35 ms of session). So once a call found the session current, the next one starts it
+on a thread of this module (the session releases the GIL) and checks meanwhile; a run whose checks fail is
+dropped and the call goes on as without it (a new session, or the torch path).
+Token ids reach the session through NumPy (:func:`ids_without_padding`): no torch operator runs before it.
 
 Why: on CPUs without AVX-512 (an AMD EPYC Zen 3, 2 cores) MLAS's fp32 products at 8-32 rows took 0.68x-0.75x
 the time of oneDNN's, the best kernels torch carries; called per product from torch, the two libraries'
@@ -25,6 +30,9 @@ thread pools took turns on the cores. The whole forward in one session keeps tor
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 import warnings
 from typing import Any
 
@@ -283,6 +291,7 @@ class Session:
         model = graph(config, values, set(quantized), pooled)
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
+        self.current = False  # whether the last call found it current (then the next runs ahead of its checks)
 
     def holds(self, modules: tuple[nn.Module, ...], threads: int) -> bool:
         """Whether the session still computes what ``modules`` (the model's, as they are now) compute."""
@@ -294,10 +303,67 @@ class Session:
                 and (self.saved is None or torch.equal(torch.cat(self.runs), self.saved))
                 and all(torch.equal(v, s) for v, s in zip(self.whole, self.saved_whole)))
 
-    def run(self, inputs_embeds: np.ndarray, token_type_ids: np.ndarray, position_ids: np.ndarray) -> list[Tensor]:
+    def run(self, inputs_embeds: np.ndarray, token_type_ids: np.ndarray, position_ids: np.ndarray
+            ) -> list[np.ndarray]:
         feed = {"inputs_embeds": inputs_embeds, "token_type_ids": token_type_ids, "position_ids": position_ids}
-        out = self.session.run(self.outputs, feed)
-        return [torch.from_numpy(o) for o in out]
+        return self.session.run(self.outputs, feed)
+
+
+class _Run:
+    """One session run handed to :class:`_Ahead`'s thread: its outputs or its error once ``done`` is released."""
+
+    def __init__(self, session: Session, feed: tuple[np.ndarray, ...]) -> None:
+        self.session, self.feed = session, feed
+        self.out: list[np.ndarray] | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def result(self) -> list[np.ndarray]:
+        with self.done:
+            pass
+        if self.error is not None:
+            raise self.error
+        return self.out
+
+
+class _Ahead:
+    """A thread that runs a session while the calling thread checks that the session still computes what
+    the model does (:meth:`Session.holds` and the module walk: some 0.9 ms, as the forward before evicted
+    what they read from the caches); the session releases the GIL while it runs. One run at a time: a
+    caller that finds one in flight (another thread's) runs the session itself, after the checks. Made
+    anew in a forked child, which has no such thread."""
+
+    def __init__(self) -> None:
+        self.busy = threading.Lock()
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+
+    def start(self, session: Session, feed: tuple[np.ndarray, ...]) -> _Run | None:
+        if not self.busy.acquire(blocking=False):
+            return None
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self.work, name="rpln-onnxruntime", daemon=True)
+            self.thread.start()
+        job = _Run(session, feed)
+        self.jobs.put(job)
+        return job
+
+    def work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                job.out = job.session.run(*job.feed)
+            except BaseException as e:  # (handed to the caller, who raises it)
+                job.error = e
+            finally:
+                job.session = job.feed = None
+                self.busy.release()
+                job.done.release()
+
+
+_AHEAD = _Ahead()
+os.register_at_fork(after_in_child=_AHEAD.__init__)
 
 
 # ------------------------------------------------------------------------------------------ the inputs
@@ -384,11 +450,24 @@ def run(model: nn.Module, input_ids: Tensor | np.ndarray | None, inputs_embeds: 
     limit = max_rows()
     if limit is not None and given.shape[0] * given.shape[1] > limit and not is_quantized(model):
         return None  # a float32 batch that the torch path runs faster
+    if inputs_embeds is None:
+        embeds = weight.detach().numpy()[np.asarray(input_ids)]  # (in NumPy: no torch threads woken)
+    else:
+        embeds = np.ascontiguousarray(inputs_embeds.detach().numpy())
+    shape = embeds.shape[:2]
+    feed = (embeds, _int64(token_type_ids, shape), _int64(position_ids, shape))
+    threads = torch.get_num_threads()
+    session = _SESSIONS.get(model)
+    if session is not None and session.current and (job := _AHEAD.start(session, feed)) is not None:
+        modules = kernels.inference_modules(model)  # (while the session runs)
+        current = modules is not None and session.holds(modules, threads)
+        out = job.result()
+        if current:
+            return _outputs(out)
+        session.current = False  # (its run is dropped; the checks below say what runs now)
     modules = kernels.inference_modules(model)  # None in training mode (dropout) or with forward hooks
     if modules is None:
         return None
-    threads = torch.get_num_threads()
-    session = _SESSIONS.get(model)
     if session is None or not session.holds(modules, threads):
         _SESSIONS.pop(model, None)  # the old session's packs go before the new ones are made
         found = _parameters(model)
@@ -403,13 +482,14 @@ def run(model: nn.Module, input_ids: Tensor | np.ndarray | None, inputs_embeds: 
             warnings.warn(f"the onnxruntime engine could not be made ({type(e).__name__}: {reason[:200]}); "
                           "the torch fast path runs instead", RuntimeWarning, stacklevel=4)
             return None
-    if inputs_embeds is None:
-        embeds = weight.detach().numpy()[np.asarray(input_ids)]  # (in NumPy: no torch threads woken)
-    else:
-        embeds = np.ascontiguousarray(inputs_embeds.detach().numpy())
-    shape = embeds.shape[:2]
-    out = session.run(embeds, _int64(token_type_ids, shape), _int64(position_ids, shape))
-    return out[0], (out[1] if len(out) > 1 else None)
+    out = session.run(*feed)
+    session.current = True  # (checked before this run: the next one may start before its checks)
+    return _outputs(out)
+
+
+def _outputs(out: list[np.ndarray]) -> tuple[Tensor, Tensor | None]:
+    """``(last_hidden_state, pooler_output or None)`` as tensors, made in the caller's thread (and modes)."""
+    return torch.from_numpy(out[0]), (torch.from_numpy(out[1]) if len(out) > 1 else None)
 
 
 def release(model: nn.Module) -> None:
