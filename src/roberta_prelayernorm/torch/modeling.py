@@ -793,6 +793,7 @@ class RobertaPreLayerNormModel(RobertaPreLayerNormPreTrainedModel):
                                      spin_after=not head_follows)  # (its checks in NumPy, no torch operator)
             if ran is not None:
                 return Encoded(ran[0], Packed(*input_ids.shape), pooled=ran[1])
+            engine = False  # (declined for these ids: not asked again below)
 
         batch, length = self.check_inputs(input_ids, inputs_embeds, token_type_ids, position_ids,
                                           encoder_hidden_states)
