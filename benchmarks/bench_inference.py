@@ -16,15 +16,18 @@ Ours: ``ours`` as it comes; ``ours-compiled``, the same model with ``set_fast_pa
 (inputs without padding run compiled layers; padded batches are the same as ``ours``); ``ours-onnxruntime``
 (fp32 and int8), with ``set_fast_path(True, engine="onnxruntime")`` (inputs without padding run their whole forward in
 one ONNX Runtime session on the model's parameters, in fp32 up to ``ort_engine.max_rows()`` rows; padded
-batches, and larger fp32 ones, are the same as ``ours``). The first call
+batches, and larger fp32 ones, are the same as ``ours``); ``ours-onnxruntime-int8-weights`` (int8, only when
+asked for), the same with ``ort_engine.set_int8_weights("int8")``: the default on CPUs with VNNI, and on
+others ONNX Runtime's own kernel for its int8 quantisation (faster, its 16-bit pair sums saturate). The first call
 of every engine on each input mix is timed apart (``first_call_s``: the compiled engines compile there, ours
 on onnxruntime makes its session).
 
 Precisions: ``fp32`` (every engine); ``bf16`` (transformers and torch.compile with bfloat16 weights, and
 ours; ONNX Runtime's CPU kernels have no bf16); ``int8``: ONNX Runtime on its own dynamic int8
 quantisation of that export (``onnxruntime.quantization.quantize_dynamic``, int8 weights) against ours
-(``to_precision(model, "int8")``). Each row also gives every engine's largest difference from our fp32
-output on real tokens (the accuracy each precision costs; ``bench_precision.py`` measures agreement).
+(``to_precision(model, "int8")``). Each row also gives every engine's largest and mean absolute difference
+from our fp32 output on real tokens (the accuracy each precision costs; ``bench_precision.py`` measures
+agreement).
 
 Reports, per input mix and precision, real (non-padding) tokens/s of every engine and ours / best peer,
 and for bf16 ours against the best peer at its fastest float precision (fp32 or bf16); single-text
@@ -132,6 +135,9 @@ def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted:
         runs["ours"] = ours_run(quantized, compiled=False)
         if "ours-onnxruntime" in wanted:
             runs["ours-onnxruntime"] = ours_run(quantized, compiled=False, engine="onnxruntime")
+        if INT8_WEIGHTS in wanted:  # (a model of its own: the form is the session's, chosen when it is made)
+            runs[INT8_WEIGHTS] = ours_run(copy.deepcopy(quantized), compiled=False, engine="onnxruntime",
+                                          int8_weights="int8")
         return runs
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     ref.to(dtype), ours.to(dtype)
@@ -150,12 +156,17 @@ def engines(ref: torch.nn.Module, ours: torch.nn.Module, precision: str, wanted:
     return runs
 
 
-def ours_run(model: torch.nn.Module, compiled: bool, engine: str = "torch") -> Callable:
+def ours_run(model: torch.nn.Module, compiled: bool, engine: str = "torch", int8_weights: str | None = None
+             ) -> Callable:
     """Our model as it comes (``compiled=False``), or with ``set_fast_path(True, compiled=True)``: inputs
-    without padding through torch.compile, or with ``engine="onnxruntime"``. All on the same model, so on
-    the same weights (and, but for onnxruntime's, the same packs)."""
+    without padding through torch.compile, or with ``engine="onnxruntime"`` (its int8 products' weights in
+    the form ``int8_weights``, or the CPU's default). All on the same model, so on the same weights (and,
+    but for onnxruntime's, the same packs)."""
+    from roberta_prelayernorm.torch import ort_engine
+
     def run(inputs: dict) -> torch.Tensor:
         model.set_fast_path(True, compiled=compiled, engine=engine)
+        ort_engine.set_int8_weights(int8_weights)
         return model(**inputs).last_hidden_state
     return run
 
@@ -164,7 +175,8 @@ def is_ours(name: str) -> bool:
     return name.startswith("ours")
 
 
-OURS_VARIANTS = ("ours-compiled", "ours-onnxruntime")  # reported beside ``ours``, each against the best peer
+INT8_WEIGHTS = "ours-onnxruntime-int8-weights"
+OURS_VARIANTS = ("ours-compiled", "ours-onnxruntime", INT8_WEIGHTS)  # beside ``ours``, each against the best peer
 
 
 def ratio_key(name: str) -> str:
@@ -209,8 +221,9 @@ def main() -> None:
                     first_call_s[k] = time.perf_counter() - start
                 if precision == "fp32":
                     fp32_out[name] = outputs["ours"]
-                diffs = {k: float(np.abs(out - fp32_out[name]).max()) for k, out in outputs.items()
-                         } if name in fp32_out else {}
+                errors = {k: np.abs(out - fp32_out[name]) for k, out in outputs.items()} if name in fp32_out else {}
+                diffs = {k: float(e.max()) for k, e in errors.items()}
+                mean_diffs = {k: float(e.mean()) for k, e in errors.items()}
                 repeats = args.repeats * (10 if len(lengths) == 1 else 1)
                 times = {k: statistics.median(v) for k, v in interleaved_times(on(runs, inputs), repeats).items()}
                 tokens = sum(lengths)
@@ -219,14 +232,18 @@ def main() -> None:
                 row = {"case": name, "precision": precision, "real_tokens": tokens,
                        "tokens_per_s": {k: tokens / t for k, t in times.items()},
                        "best_peer": best, "ours_over_best_peer": peers[best] / times["ours"],
-                       "max_abs_diff_vs_ours_fp32": diffs, "first_call_s": first_call_s}
+                       "max_abs_diff_vs_ours_fp32": diffs, "mean_abs_diff_vs_ours_fp32": mean_diffs,
+                       "first_call_s": first_call_s}
                 for k in OURS_VARIANTS:
                     if k in times:
                         row[ratio_key(k)] = peers[best] / times[k]
                 rows.append(row)
                 print(f"{name:22s} {precision:5s} " + "  ".join(f"{k} {v:7.0f}" for k, v in row["tokens_per_s"].items())
                       + f"  tok/s; ours / {best} {row['ours_over_best_peer']:.2f}x"
-                      + "".join(f", {k} {row[ratio_key(k)]:.2f}x" for k in OURS_VARIANTS if k in times), flush=True)
+                      + "".join(f", {k} {row[ratio_key(k)]:.2f}x" for k in OURS_VARIANTS if k in times)
+                      + ("; mean |difference| from ours in fp32: " + ", ".join(f"{k} {v:.4f}" for k, v in
+                                                                               mean_diffs.items())
+                         if precision != "fp32" and mean_diffs else ""), flush=True)
             if precision == "fp32":
                 for n in (8, 32, 128):
                     inputs = make_batch([n])

@@ -459,16 +459,19 @@ def simulated(ref: torch.nn.Module, int8: torch.nn.Module) -> torch.nn.Module:
     return ref
 
 
-@pytest.mark.parametrize("full_range", [True, False], ids=["int8 weights", "uint8 weights (no VNNI)"])
+@pytest.mark.parametrize("form", ["int8", "uint8"])
 def test_int8_model_runs_its_int8_products_in_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         full_range: bool, torch_path_fails: None) -> None:
+                                                         form: str, torch_path_fails: None) -> None:
     """An int8 model (``to_precision``) on the engine: its per-channel int8 weights and float biases in
     ``DynamicQuantizeMatMul``, against the reference with the same int8 products computed independently;
-    as uint8 weights too, the form taken on CPUs without VNNI. A replaced int8 weight makes a new session."""
-    if full_range and not torch.cpu._is_vnni_supported():
-        pytest.skip("this CPU has no VNNI: MLAS's int8 x int8 kernel sums pairs in 16 bits and saturates, "
-                    "so the engine takes uint8 weights here (the other case)")
-    monkeypatch.setattr(ort_engine, "full_range_int8", lambda: full_range)
+    as uint8 weights too (``set_int8_weights``; the default on CPUs without VNNI). A replaced int8 weight
+    makes a new session, and so does the other form of the weights."""
+    exact = ["uint8", "int8"] if precision.full_range_int8() else ["uint8"]
+    if form not in exact:
+        pytest.skip("this CPU has no VNNI: MLAS's int8 x int8 kernel adds pairs of products in 16 bits, which "
+                    "saturates, so its numbers are not the exact products (the uint8 case runs)")
+    monkeypatch.setattr(ort_engine, "_int8_weights", None)
+    ort_engine.set_int8_weights(form)
     ref, ours = pair(tmp_path)
     int8 = to_precision(ours, "int8")
     want_model = simulated(ref, int8)
@@ -485,12 +488,32 @@ def test_int8_model_runs_its_int8_products_in_the_engine(tmp_path: Path, monkeyp
 
     session = check()
     assert len(session.quantized) == 6 * int8.config.num_hidden_layers + 1  # every product, the pooler's too
+    assert session.int8_weights == form
     layer = int8.encoder.layer[1].output.dense
     shape = layer.weight().shape
     weight = torch.quantize_per_channel(torch.randn(shape), torch.full((shape[0],), 0.02, dtype=torch.double),
                                         torch.zeros(shape[0], dtype=torch.long), 0, torch.qint8)
     layer.set_weight_bias(weight, layer.bias() + 1)
-    assert check() is not session
+    session = check()
+    assert check() is session
+    other = next(f for f in ort_engine.INT8_WEIGHTS if f != form)
+    ort_engine.set_int8_weights(other)
+    if other in exact:
+        remade = check()
+    else:  # (saturating sums here: the session's form is checked, its numbers are not exact products)
+        with torch.inference_mode():
+            int8(ids)
+        remade = ort_engine._SESSIONS[int8]
+    assert remade is not session and remade.int8_weights == other
+
+
+@pytest.mark.parametrize("form", ["uint", "INT8", 8, "fp32"])
+def test_set_int8_weights_names_a_bad_value(form: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ort_engine, "_int8_weights", None)
+    with pytest.raises(ValueError, match="set_int8_weights: the weights are 'int8' or 'uint8'"):
+        ort_engine.set_int8_weights(form)  # type: ignore[arg-type]
+    assert ort_engine._int8_weights is None
+    assert ort_engine.int8_weights() == ("int8" if precision.full_range_int8() else "uint8")
 
 
 @pytest.mark.parametrize("capability, default", [("AVX512", ort_engine.AVX512_MAX_ROWS), ("AVX2", None),

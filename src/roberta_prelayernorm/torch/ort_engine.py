@@ -97,6 +97,41 @@ def set_max_rows(rows: int | None | bool = False) -> None:
     _max_rows = rows
 
 
+# The form of int8 products' weights in the session. MLAS's int8 x int8 kernel for CPUs without VNNI (AVX2)
+# adds pairs of products in 16 bits, which saturates on inputs quantised to all 8 bits; its uint8 x uint8
+# kernel adds exactly, slower. On an AMD EPYC (Zen 3), base size, random weights, mean |difference| of the
+# hidden states from fp32 over 1 x 32 to 8 x 128 tokens: uint8 weights 0.0139, int8 weights 0.0194, ONNX
+# Runtime on its own int8 quantisation (int8 weights, per tensor) 0.0188; int8 weights took 0.76x-0.84x
+# the time of uint8 weights (1.12x ONNX Runtime's speed, uint8 weights 0.85x-0.94x).
+INT8_WEIGHTS = ("int8", "uint8")
+_int8_weights: str | None = None  # set_int8_weights's choice; None: int8_weights() chooses
+
+
+def int8_weights() -> str:
+    """The form of int8 products' weights in the session: :func:`set_int8_weights`'s choice, else
+    ``"int8"`` where int8 inputs may take all 8 bits (VNNI: the kernel adds in 32 bits) and ``"uint8"``
+    elsewhere (the same values shifted by 128, on a kernel whose sums cannot saturate)."""
+    if _int8_weights is not None:
+        return _int8_weights
+    return "int8" if full_range_int8() else "uint8"
+
+
+def set_int8_weights(form: str | None) -> None:
+    """Give int8 products ``"int8"`` or ``"uint8"`` weights in the session (made again on the next call),
+    or let :func:`int8_weights` choose (``None``). ``"int8"`` on a CPU without VNNI runs ONNX Runtime's
+    own kernel for its int8 quantisation: faster than ``"uint8"`` there, and less accurate, since its
+    16-bit pair sums saturate (see ``INT8_WEIGHTS``).
+
+    Raises:
+        ValueError: ``form`` is not one of ``INT8_WEIGHTS`` or None.
+    """
+    global _int8_weights
+    if form is not None and form not in INT8_WEIGHTS:
+        raise ValueError(f"set_int8_weights: the weights are 'int8' or 'uint8' (or None: the CPU's default), "
+                         f"not {form!r}")
+    _int8_weights = form
+
+
 def require_onnxruntime() -> None:
     """Raise an ``ImportError`` naming the missing package and the extra that installs it."""
     try:
@@ -145,11 +180,10 @@ def _parameters(model: nn.Module) -> tuple[dict[str, Tensor], dict[str, nn.Modul
     return params, quantized
 
 
-def _int8_initializers(name: str, module: nn.Module) -> dict[str, np.ndarray]:
+def _int8_initializers(name: str, module: nn.Module, form: str) -> dict[str, np.ndarray]:
     """The initializers of ``DynamicQuantizeMatMul`` for an int8 linear layer: its weights transposed to
-    (in, out), their per-output-channel scales and zero points, and the float bias. Without VNNI the
-    weights are shifted to uint8 (zero point + 128: the same values), since MLAS's int8 x int8 kernel on
-    AVX2 sums pairs in 16 bits and can saturate where its uint8 x uint8 kernel cannot."""
+    (in, out), their per-output-channel scales and zero points, and the float bias; as uint8 (zero point
+    + 128: the same values) where :func:`int8_weights` says so."""
     weight = module.weight()  # (out, in), quantised per output channel (or per tensor)
     if weight.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
         scales = torch.full((weight.shape[0],), weight.q_scale(), dtype=torch.float64)
@@ -157,7 +191,7 @@ def _int8_initializers(name: str, module: nn.Module) -> dict[str, np.ndarray]:
     else:
         scales, zeros = weight.q_per_channel_scales(), weight.q_per_channel_zero_points()
     values, zeros = weight.int_repr().t().contiguous().numpy(), zeros.numpy()
-    if not full_range_int8():
+    if form == "uint8":
         values, zeros = (values.astype(np.int16) + 128).astype(np.uint8), (zeros + 128).astype(np.uint8)
     bias = module.bias()
     bias = np.zeros(weight.shape[0], np.float32) if bias is None else bias.detach().float().numpy()
@@ -281,8 +315,9 @@ class Session:
         if not spin_after:
             options.add_session_config_entry("session.force_spinning_stop", "1")
         values = {name: t.detach().numpy() for name, t in params.items()}
+        self.int8_weights = int8_weights() if quantized else None
         for name, module in quantized.items():
-            values.update(_int8_initializers(name, module))
+            values.update(_int8_initializers(name, module, self.int8_weights))
         zeros = [k for k in values if k.endswith(".weight_zero_point")]
         if all(values[k].dtype == np.int8 and not values[k].any() for k in zeros):
             for k in zeros:  # (symmetric int8, as to_precision makes: an all-zero zero point is left out)
@@ -294,8 +329,10 @@ class Session:
         self.current = False  # whether the last call found it current (then the next runs ahead of its checks)
 
     def holds(self, modules: tuple[nn.Module, ...], threads: int) -> bool:
-        """Whether the session still computes what ``modules`` (the model's, as they are now) compute."""
-        if threads != self.threads or tuple(map(id, modules)) != self.modules:
+        """Whether the session still computes what ``modules`` (the model's, as they are now) compute, in
+        the form :func:`int8_weights` asks for now."""
+        if (threads != self.threads or tuple(map(id, modules)) != self.modules
+                or (self.int8_weights is not None and self.int8_weights != int8_weights())):
             return False
         tensors = [m._parameters.get(key) for m, key in self.slots]
         return (all(t is not None for t in tensors) and kernels.stamp(tensors) == self.stamp
