@@ -1,10 +1,12 @@
 """The accuracy cost and speed of each precision option against fp32, on a fixed input set.
 
     python benchmarks/bench_precision.py [--sentences 64] [--repeats 3] [--threads 2] [--model FOLDER]
+                                         [--precisions bf16,fp16,int8]
 
 For each precision (bf16 and fp16 with converted weights and with autocast, int8 dynamic quantisation),
 the int8 model on our onnxruntime engine (``set_fast_path(True, engine="onnxruntime")``: each text alone,
-since the engine runs inputs without padding; bench_inference times it), and for ONNX Runtime on its
+since the engine runs inputs without padding; bench_inference times it; on CPUs without VNNI also with
+``ort_engine.set_int8_weights("int8")``, ONNX Runtime's saturating kernel), and for ONNX Runtime on its
 dynamic int8 quantisation (``quantize_dynamic``, int8 weights) of the reference's export with the same
 weights (``onnxruntime int8``, when onnxruntime and transformers are installed), it reports, against the
 same model in fp32 on the same inputs:
@@ -33,7 +35,8 @@ import shutil
 import sys
 import tempfile
 from contextlib import nullcontext
-from typing import Callable
+from functools import partial
+from typing import Callable, Iterator
 
 import torch
 
@@ -41,13 +44,15 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import BASE, OutputField, command_line, export_onnx, interleaved, ort_session, parse  # noqa: E402
 
 import roberta_prelayernorm as rp  # noqa: E402
+from roberta_prelayernorm.torch import ort_engine  # noqa: E402
 from roberta_prelayernorm.torch.modeling import RobertaPreLayerNormClassificationHead  # noqa: E402
 from roberta_prelayernorm.torch.precision import autocast, to_precision, unsupported_reason  # noqa: E402
 
 # (label, precision, how): "weights" converts the model, "autocast" keeps fp32 weights
 VARIANTS = [("fp32", "fp32", "weights"), ("bf16", "bf16", "weights"), ("bf16 autocast", "bf16", "autocast"),
             ("fp16", "fp16", "weights"), ("fp16 autocast", "fp16", "autocast"), ("int8 dynamic", "int8", "weights"),
-            ("int8 dynamic, onnxruntime engine", "int8", "engine")]
+            ("int8 dynamic, onnxruntime engine", "int8", "engine"),
+            ("int8 dynamic, onnxruntime engine, int8 weights", "int8", "engine int8 weights")]
 BATCH = 16
 MASK_RATE = 0.15
 
@@ -158,6 +163,17 @@ def onnxruntime_int8(mlm: torch.nn.Module, head: torch.nn.Module, folder: str, t
     return classify, lambda batch: torch.from_numpy(sessions[1].run(None, feed(batch))[0])
 
 
+@contextlib.contextmanager
+def engine_int8_weights(form: str | None) -> Iterator[None]:
+    """The onnxruntime engine's int8 weights in ``form`` (None: the CPU's default) while it runs."""
+    before = ort_engine._int8_weights
+    ort_engine.set_int8_weights(form)
+    try:
+        yield
+    finally:
+        ort_engine.set_int8_weights(before)
+
+
 def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: list[dict], mask_id: int,
             repeats: int, threads: int = 2) -> list[dict]:
     """Every variant against fp32 on ``batches``; returns one row per variant."""
@@ -173,14 +189,17 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
             notes[label] = "emulated"
         if how == "autocast":
             runs[label] = (mlm, head, lambda p=precision: autocast(p, allow_emulated=True))
-        elif how == "engine":
+        elif how.startswith("engine"):
+            form = "int8" if how.endswith("int8 weights") else None
             try:
                 model = to_precision(copy.deepcopy(mlm), precision)
                 model.set_fast_path(True, engine="onnxruntime")
+                if form is not None and ort_engine.int8_weights() == form:
+                    continue  # (this CPU's default: the row above)
             except ImportError as e:
                 print(f"{name}: skipping {label}: {e}", file=sys.stderr)
                 continue
-            runs[label] = (model, to_precision(copy.deepcopy(head), precision), nullcontext)
+            runs[label] = (model, to_precision(copy.deepcopy(head), precision), partial(engine_int8_weights, form))
             one_by_one.add(label)
             notes[label] = "texts one at a time"
         else:
@@ -199,9 +218,10 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
         model, cls, context = runs[label]
         if label in one_by_one:  # each text's real tokens alone, the padding positions left 0
             hidden = torch.zeros(*batch["input_ids"].shape, model.config.hidden_size)
-            for i, (ids, mask) in enumerate(zip(batch["input_ids"], batch["attention_mask"])):
-                n = int(mask.sum())
-                hidden[i, :n] = model.roberta_prelayernorm(input_ids=ids[None, :n]).last_hidden_state[0]
+            with context():
+                for i, (ids, mask) in enumerate(zip(batch["input_ids"], batch["attention_mask"])):
+                    n = int(mask.sum())
+                    hidden[i, :n] = model.roberta_prelayernorm(input_ids=ids[None, :n]).last_hidden_state[0]
             return hidden, cls(hidden)
         with context():
             hidden = model.roberta_prelayernorm(**batch).last_hidden_state
@@ -288,7 +308,10 @@ def main() -> None:
     parser.add_argument("--model", default=os.path.join(root, "src", "roberta_prelayernorm", "models", "default"),
                         help="a trained model folder to measure as well, when it exists")
     parser.add_argument("--skip-random", action="store_true", help="measure only --model")
+    parser.add_argument("--precisions", default=",".join(dict.fromkeys(v[1] for v in VARIANTS)),
+                        help="the precisions to measure, comma-separated (fp32, the baseline, always)")
     args = parse(parser)
+    VARIANTS[:] = [v for v in VARIANTS if v[1] == "fp32" or v[1] in args.precisions.split(",")]
 
     rows = []
     if not args.skip_random:
