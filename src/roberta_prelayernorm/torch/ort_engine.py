@@ -99,10 +99,12 @@ def set_max_rows(rows: int | None | bool = False) -> None:
 
 # The form of int8 products' weights in the session. MLAS's int8 x int8 kernel for CPUs without VNNI (AVX2)
 # adds pairs of products in 16 bits, which saturates on inputs quantised to all 8 bits; its uint8 x uint8
-# kernel adds exactly, slower. On an AMD EPYC (Zen 3), base size, random weights, mean |difference| of the
-# hidden states from fp32 over 1 x 32 to 8 x 128 tokens: uint8 weights 0.0139, int8 weights 0.0194, ONNX
-# Runtime on its own int8 quantisation (int8 weights, per tensor) 0.0188; int8 weights took 0.76x-0.84x
-# the time of uint8 weights (1.12x ONNX Runtime's speed, uint8 weights 0.85x-0.94x).
+# kernel adds exactly, slower. On an AMD EPYC (Zen 3), base size, random weights (``bench_inference.py
+# --precisions fp32,int8 --engines onnxruntime,ours-onnxruntime,ours-onnxruntime-int8-weights``), mean
+# |difference| of the states from fp32 on 8 x 128 / one 32-token text: uint8 weights 0.0144 / 0.0133, int8
+# weights 0.0178 / 0.0193, ONNX Runtime on its own int8 quantisation (int8 weights per tensor) 0.0192 /
+# 0.0185; speed against it: uint8 weights 1.05x / 0.95x, int8 weights 1.26x / 1.03x (other runs of uint8
+# weights 0.76x-0.85x / 0.84x-0.94x).
 INT8_WEIGHTS = ("int8", "uint8")
 _int8_weights: str | None = None  # set_int8_weights's choice; None: int8_weights() chooses
 
