@@ -191,11 +191,11 @@ def measure(name: str, mlm: torch.nn.Module, head: torch.nn.Module, batches: lis
             runs[label] = (mlm, head, lambda p=precision: autocast(p, allow_emulated=True))
         elif how.startswith("engine"):
             form = "int8" if how.endswith("int8 weights") else None
+            if form is not None and ort_engine.int8_weights() == form:
+                continue  # (this CPU's default: the row above)
             try:
                 model = to_precision(copy.deepcopy(mlm), precision)
                 model.set_fast_path(True, engine="onnxruntime")
-                if form is not None and ort_engine.int8_weights() == form:
-                    continue  # (this CPU's default: the row above)
             except ImportError as e:
                 print(f"{name}: skipping {label}: {e}", file=sys.stderr)
                 continue

@@ -494,7 +494,9 @@ def test_int8_model_runs_its_int8_products_in_the_engine(tmp_path: Path, monkeyp
     weight = torch.quantize_per_channel(torch.randn(shape), torch.full((shape[0],), 0.02, dtype=torch.double),
                                         torch.zeros(shape[0], dtype=torch.long), 0, torch.qint8)
     layer.set_weight_bias(weight, layer.bias() + 1)
-    session = check()
+    replaced = check()
+    assert replaced is not session
+    session = replaced
     assert check() is session
     other = next(f for f in ort_engine.INT8_WEIGHTS if f != form)
     ort_engine.set_int8_weights(other)
